@@ -1,0 +1,87 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// MARK: - Shared settings
+
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+// MARK: - Dependencies
+
+let nioCore: Target.Dependency = .product(name: "NIOCore", package: "swift-nio")
+let nioPosix: Target.Dependency = .product(name: "NIOPosix", package: "swift-nio")
+let nioEmbedded: Target.Dependency = .product(name: "NIOEmbedded", package: "swift-nio")
+let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+let serviceLifecycle: Target.Dependency = .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+let grdb: Target.Dependency = .product(name: "GRDB", package: "GRDB.swift")
+let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
+
+let package = Package(
+    name: "smf",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "smf", targets: ["smf"]),
+        .library(name: "SIPSyntax", targets: ["SIPSyntax"]),
+        .library(name: "SIPCore", targets: ["SIPCore"]),
+        .library(name: "SIPTransport", targets: ["SIPTransport"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+    ],
+    targets: [
+        // MARK: - System libraries
+
+        .systemLibrary(
+            name: "CLibXML2",
+            path: "Sources/CLibXML2",
+            pkgConfig: "libxml-2.0",
+            providers: [.apt(["libxml2-dev"])]
+        ),
+
+        // MARK: - Targets
+
+        .target(name: "SIPSyntax", dependencies: [nioCore], swiftSettings: swiftSettings),
+        .target(name: "SIPCore", dependencies: ["SIPSyntax"], swiftSettings: swiftSettings),
+        .target(
+            name: "SIPTransport",
+            dependencies: ["SIPSyntax", "SIPCore", nioCore, nioPosix, logging, serviceLifecycle],
+            swiftSettings: swiftSettings
+        ),
+        .target(name: "XMLSupport", dependencies: ["CLibXML2"], swiftSettings: swiftSettings),
+        .target(name: "Storage", dependencies: [grdb, logging], swiftSettings: swiftSettings),
+        .target(
+            name: "SMFNode",
+            dependencies: ["SIPSyntax", "SIPCore", "SIPTransport", "Storage", "XMLSupport", nioCore, nioPosix, logging, serviceLifecycle],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "smf",
+            dependencies: ["SMFNode", "SIPSyntax", "SIPTransport", argumentParser, logging, serviceLifecycle, nioCore, nioPosix],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: - Tests
+
+        .testTarget(name: "SIPSyntaxTests", dependencies: ["SIPSyntax", nioCore], swiftSettings: swiftSettings),
+        .testTarget(name: "SIPCoreTests", dependencies: ["SIPCore", "SIPSyntax"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SIPTransportTests",
+            dependencies: ["SIPTransport", "SIPCore", "SIPSyntax", nioCore, nioPosix, nioEmbedded, logging],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "XMLSupportTests", dependencies: ["XMLSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "StorageTests", dependencies: ["Storage"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["SMFNode", "SIPTransport", "SIPCore", "SIPSyntax", nioCore, nioPosix, logging],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

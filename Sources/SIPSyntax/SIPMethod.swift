@@ -1,0 +1,27 @@
+/// A SIP request method (RFC 3261 §7.1, §27.4).
+///
+/// Methods are case-sensitive tokens. Known methods have static constants; any other token is
+/// kept verbatim, so an extension method survives a parse/serialise round trip.
+public struct SIPMethod: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: String
+
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public init(_ rawValue: String) { self.rawValue = rawValue }
+
+    public var description: String { rawValue }
+
+    public static let invite = SIPMethod("INVITE")
+    public static let ack = SIPMethod("ACK")
+    public static let bye = SIPMethod("BYE")
+    public static let cancel = SIPMethod("CANCEL")
+    public static let options = SIPMethod("OPTIONS")
+    public static let register = SIPMethod("REGISTER")
+    public static let subscribe = SIPMethod("SUBSCRIBE")
+    public static let notify = SIPMethod("NOTIFY")
+    public static let publish = SIPMethod("PUBLISH")
+    public static let message = SIPMethod("MESSAGE")
+    public static let info = SIPMethod("INFO")
+    public static let prack = SIPMethod("PRACK")
+    public static let update = SIPMethod("UPDATE")
+    public static let refer = SIPMethod("REFER")
+}
