@@ -1,6 +1,42 @@
 import ArgumentParser
+import Logging
+import SMFNode
 
 @main
 struct SMF: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "smf", abstract: "Service Management Framework for M2M communities.", version: "0.1.0")
+    static let configuration = CommandConfiguration(
+        commandName: "smf",
+        abstract: "Service Management Framework for M2M communities over SIP.",
+        version: SMFVersion.current,
+        subcommands: [RunCommand.self, OptionsCommand.self, DemoCommand.self]
+    )
+}
+
+/// Options every command that logs shares.
+struct LoggingOptions: ParsableArguments {
+    @Option(name: .long, help: "Log level on stderr: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    func validate() throws {
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("unknown log level '\(logLevel)'; use trace, debug, info, notice, warning, error or critical")
+        }
+    }
+
+    /// Bootstraps logging to stderr (once per process) and returns a logger for `label`.
+    func makeLogger(label: String) -> Logger {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingBootstrap.once(level: level)
+        var logger = Logger(label: label)
+        logger.logLevel = level
+        return logger
+    }
+}
+
+enum LoggingBootstrap {
+    private static let done: Void = {
+        LoggingSystem.bootstrap { label in StreamLogHandler.standardError(label: label) }
+    }()
+
+    static func once(level: Logger.Level) { _ = done }
 }

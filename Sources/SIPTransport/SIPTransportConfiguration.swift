@@ -1,0 +1,24 @@
+public import SIPCore
+public import SIPSyntax
+
+/// Settings of a ``SIPTransport``; the defaults follow RFC 3261.
+public struct SIPTransportConfiguration: Sendable {
+    /// Sockets to open. Port 0 binds an ephemeral port; ``SIPTransport/bind()`` returns the real ones.
+    public var listeners: [SIPListenAddress] = [
+        SIPListenAddress(transport: .udp, host: "127.0.0.1", port: 5060),
+        SIPListenAddress(transport: .tcp, host: "127.0.0.1", port: 5060),
+    ]
+    /// T1, T2, T4 and the timers derived from them (RFC 3261 §17, Table 4).
+    public var timers: SIPTimerConfiguration = SIPTimerConfiguration()
+    /// Size and count limits applied to datagrams and streams (RFC 3261 §18.3).
+    public var parserLimits: SIPParser.Limits = SIPParser.Limits()
+    /// Value of the `User-Agent` header added to requests we send, e.g. `smf/0.1.0` (RFC 3261 §20.41).
+    public var userAgent: String = "smf"
+    /// A request larger than this many bytes is sent over TCP instead of UDP (RFC 3261 §18.1.1: 1300
+    /// bytes when the path MTU is unknown).
+    public var udpSizeLimit: Int = 1300
+    /// Largest datagram accepted from the network (bytes); bigger ones are refused by the parser limits.
+    public var maximumDatagramSize: Int = 65_535
+
+    public init() {}
+}

@@ -1,0 +1,71 @@
+import ArgumentParser
+import Foundation
+import Logging
+import SIPTransport
+import SMFNode
+import UnixSignals
+
+/// `smf run`: one node in the foreground until SIGINT or SIGTERM.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a node in the foreground until SIGINT or SIGTERM.",
+        discussion: "Prints one line 'smf ready: <listeners> data=<dir>' on stdout once the listeners are open; logs go to stderr."
+    )
+
+    @Option(name: .long, help: ArgumentHelp("Data directory (created if missing).", valueName: "dir"))
+    var data: String
+
+    @Option(
+        name: .long,
+        parsing: .singleValue,
+        help: ArgumentHelp(
+            "Listener as transport:host:port, e.g. udp:127.0.0.1:5060 or tcp:[::1]:5060; port 0 picks a free port. Repeatable; default udp and tcp on 127.0.0.1:5060.",
+            valueName: "transport:host:port"
+        ),
+        transform: { text in
+            do throws(SIPAddressError) { return try SIPListenAddress(parsing: text) } catch { throw ValidationError(error.description) }
+        }
+    )
+    var listen: [SIPListenAddress] = []
+
+    @Option(name: .long, help: ArgumentHelp("SIP user part of this node's URIs.", valueName: "name"))
+    var user: String = "smf"
+
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        guard !data.isEmpty else { throw ValidationError("--data must name a directory") }
+        var seen = Set<SIPListenAddress>()
+        for address in listen where !seen.insert(address).inserted && address.port != 0 {
+            throw ValidationError("--listen \(address) is given twice")
+        }
+    }
+
+    func run() async throws {
+        let logger = logging.makeLogger(label: "smf")
+        let configuration = NodeConfiguration(
+            listeners: listen.isEmpty ? NodeConfiguration.defaultListeners : listen,
+            dataDirectory: data,
+            user: user
+        )
+        let dataDirectory = data
+        let node = SMFNode(
+            configuration: configuration,
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger,
+            onReady: { addresses in
+                let line = "smf ready: " + addresses.map(\.description).joined(separator: " ") + " data=\(dataDirectory)\n"
+                FileHandle.standardOutput.write(Data(line.utf8))
+            }
+        )
+        do {
+            try await node.start()
+        } catch {
+            logger.error("node failed to start", metadata: ["smf.error": "\(error)"])
+            throw ExitCode(1)
+        }
+        try await node.run()
+        logger.info("node stopped")
+    }
+}
