@@ -124,9 +124,9 @@ public actor SIPUserAgentCore: SIPRequestHandler {
     /// Adds the To tag (§8.2.6.2) and `Server` header to a response leaving the core.
     private func finish(_ response: SIPResponse, for request: SIPRequest) -> SIPResponse {
         var response = response
-        if response.statusCode != 100, var to = response.headers.to ?? request.headers.to, to.tag == nil {
-            to.tag = configuration.makeTag()
-            response.headers.replaceOrAdd(name: "To", value: to.description)
+        if response.statusCode != 100, let toValue = response.headers["To"] ?? request.headers["To"], response.headers.to?.tag == nil {
+            // Appended to the received text so the To header is otherwise returned exactly as sent.
+            response.headers.replaceOrAdd(name: "To", value: "\(toValue.trimmingWhitespace());tag=\(configuration.makeTag())")
         }
         if !response.headers.contains("Server") {
             response.headers.add(name: "Server", value: configuration.serverName)
