@@ -1,0 +1,132 @@
+import Foundation
+import Testing
+
+/// The built `smf` binary against real SIP tools (sipsak, sipp) and signals.
+@Suite(.serialized) struct ProcessTests {
+    private func requireTool(_ name: String) throws -> URL {
+        guard let tool = findTool(name) else {
+            throw ProcessTestError(description: "\(name) is not installed; `make test` installs sipp and sipsak (apt-get install sipp sipsak)")
+        }
+        return tool
+    }
+
+    @Test func sipsakOptionsOverUDPGets200() async throws {
+        let sipsak = try requireTool("sipsak")
+        let node = try await SMFProcess()
+        defer { node.cleanUp() }
+        let result = try await runTool(sipsak, ["-vv", "-s", "sip:ping@127.0.0.1:\(node.udpPort)"], timeout: .seconds(20))
+        #expect(result.status == 0, "sipsak output:\n\(result.output)")
+        #expect(result.output.contains("SIP/2.0 200 OK"))
+        #expect(result.output.contains("Server: smf/0.1.0"))
+        #expect(result.output.contains("final received"))
+    }
+
+    @Test func sipsakOptionsOverTCPGets200() async throws {
+        let sipsak = try requireTool("sipsak")
+        let node = try await SMFProcess()
+        defer { node.cleanUp() }
+        let result = try await runTool(sipsak, ["-vv", "-E", "tcp", "-s", "sip:ping@127.0.0.1:\(node.tcpPort)"], timeout: .seconds(20))
+        #expect(result.status == 0, "sipsak output:\n\(result.output)")
+        #expect(result.output.contains("SIP/2.0 200 OK"))
+        #expect(result.output.contains("final received"))
+    }
+
+    @Test(arguments: [("u1", "udp"), ("t1", "tcp")])
+    func sippSends500OptionsAt200PerSecondWithoutFailures(mode: String, transport: String) async throws {
+        let sipp = try requireTool("sipp")
+        let node = try await SMFProcess()
+        defer { node.cleanUp() }
+        let port = transport == "udp" ? node.udpPort : node.tcpPort
+        let scenario = packageRoot.appendingPathComponent("Tests/IntegrationTests/sipp/options.xml")
+        let statsFile = FileManager.default.temporaryDirectory.appendingPathComponent("smf-sipp-\(UUID().uuidString).csv")
+        defer { try? FileManager.default.removeItem(at: statsFile) }
+        let clock = ContinuousClock()
+        let started = clock.now
+        let result = try await runTool(
+            sipp,
+            [
+                "127.0.0.1:\(port)", "-sf", scenario.path, "-m", "500", "-r", "200", "-t", mode,
+                "-i", "127.0.0.1", "-p", "0", "-nostdin", "-timeout", "60s",
+                "-trace_stat", "-stf", statsFile.path, "-fd", "1",
+            ],
+            currentDirectory: FileManager.default.temporaryDirectory,
+            timeout: .seconds(90)
+        )
+        let elapsed = clock.now - started
+        #expect(result.status == 0, "sipp exit \(result.status); output:\n\(result.output.suffix(3000))")
+        let stats = try SippStats(csv: String(contentsOf: statsFile, encoding: .utf8))
+        #expect(stats.successfulCalls == 500)
+        #expect(stats.failedCalls == 0)
+        #expect(stats.unexpectedMessages == 0)
+        print("sipp \(transport): \(stats.successfulCalls) OPTIONS ok, \(stats.failedCalls) failed, \(stats.unexpectedMessages) unexpected in \(elapsed)")
+        #expect(node.process.isRunning)
+    }
+
+    @Test(arguments: [SIGTERM, SIGINT])
+    func signalStopsTheNodeCleanlyWithExitZero(signal: Int32) async throws {
+        let node = try await SMFProcess()
+        defer { node.cleanUp() }
+        #expect(node.readyLine.hasPrefix("smf ready: udp:127.0.0.1:"))
+        #expect(node.readyLine.hasSuffix("data=\(node.dataDirectory.path)"))
+        #expect(FileManager.default.fileExists(atPath: node.dataDirectory.path))
+        let outcome = try #require(try await node.stop(with: signal, timeout: .seconds(5)), "smf did not exit within 5 s after signal \(signal)")
+        #expect(outcome.reason == .exit)
+        #expect(outcome.status == 0, "stderr:\n\(node.standardError)")
+        #expect(node.standardOutput.split(separator: "\n").count == 1)  // exactly one ready line on stdout
+    }
+
+    @Test func optionsCommandPrintsTheResponseAndExitsZero() async throws {
+        let node = try await SMFProcess()
+        defer { node.cleanUp() }
+        for transport in ["udp", "tcp"] {
+            let port = transport == "udp" ? node.udpPort : node.tcpPort
+            let result = try await runTool(smfBinary(), ["options", "sip:ping@127.0.0.1:\(port)", "--transport", transport, "--timeout", "10"], timeout: .seconds(20))
+            #expect(result.status == 0, "output:\n\(result.output)")
+            #expect(result.output.hasPrefix("SIP/2.0 200 OK\n"))
+            #expect(result.output.contains("Allow: OPTIONS"))
+            #expect(result.output.contains("Via: SIP/2.0/\(transport.uppercased()) "))
+        }
+    }
+
+    @Test func badCommandLineInputIsRejectedWithAClearMessage() async throws {
+        let badListen = try await runTool(smfBinary(), ["run", "--data", "/tmp/unused", "--listen", "udp:localhost:5060"], timeout: .seconds(10))
+        #expect(badListen.status != 0)
+        #expect(badListen.output.contains("not a literal IPv4 or IPv6 address"))
+        let badURI = try await runTool(smfBinary(), ["options", "mailto:someone"], timeout: .seconds(10))
+        #expect(badURI.status != 0)
+        #expect(badURI.output.contains("is not a sip: or sips: URI"))
+        let version = try await runTool(smfBinary(), ["--version"], timeout: .seconds(10))
+        #expect(version.output.trimmingCharacters(in: .whitespacesAndNewlines) == "0.1.0")
+    }
+
+    @Test func demoExchangesOptionsOverUDPAndTCPAndExitsZero() async throws {
+        let result = try await runTool(smfBinary(), ["demo"], timeout: .seconds(60))
+        #expect(result.status == 0, "output:\n\(result.output)")
+        #expect(result.output.components(separatedBy: "<- UDP SIP/2.0 200 OK").count == 3)
+        #expect(result.output.components(separatedBy: "<- TCP SIP/2.0 200 OK").count == 3)
+        #expect(result.output.contains("demo ok"))
+    }
+}
+
+/// The last line of a sipp `-trace_stat` CSV, read by column name.
+struct SippStats {
+    var successfulCalls: Int
+    var failedCalls: Int
+    var unexpectedMessages: Int
+
+    init(csv: String) throws {
+        let lines = csv.split(whereSeparator: \.isNewline).filter { !$0.isEmpty }
+        guard lines.count >= 2, let last = lines.last else { throw ProcessTestError(description: "sipp stats file has no data rows:\n\(csv)") }
+        let names = lines[0].split(separator: ";", omittingEmptySubsequences: false).map(String.init)
+        let values = last.split(separator: ";", omittingEmptySubsequences: false).map(String.init)
+        func value(_ name: String) throws -> Int {
+            guard let index = names.firstIndex(of: name), index < values.count, let number = Int(values[index]) else {
+                throw ProcessTestError(description: "sipp stats lack column \(name)")
+            }
+            return number
+        }
+        successfulCalls = try value("SuccessfulCall(C)")
+        failedCalls = try value("FailedCall(C)")
+        unexpectedMessages = try value("FailedUnexpectedMessage(C)")
+    }
+}
