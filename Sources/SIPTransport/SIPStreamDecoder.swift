@@ -25,8 +25,11 @@ public struct SIPStreamDecoder: ByteToMessageDecoder {
     private var framer: SIPStreamFramer
     private var failed = false
 
-    public init(limits: SIPParser.Limits = SIPParser.Limits()) {
-        framer = SIPStreamFramer(limits: limits)
+    /// - Parameters:
+    ///   - limits: Message size and header limits; a stream exceeding them is refused.
+    ///   - role: `.accepted` for connections we accepted (we receive pings), `.initiated` for ours.
+    public init(limits: SIPParser.Limits = SIPParser.Limits(), role: SIPStreamFramer.ConnectionRole = .accepted) {
+        framer = SIPStreamFramer(limits: limits, role: role)
     }
 
     public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {

@@ -110,7 +110,7 @@ final class SIPTransportEngine: @unchecked Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try self.configureStream(channel) }
+                channel.eventLoop.makeCompletedFuture { try self.configureStream(channel, role: .accepted) }
             }
             .bind(host: listener.host, port: listener.port)
             .map { channel in
@@ -120,9 +120,9 @@ final class SIPTransportEngine: @unchecked Sendable {
             }
     }
 
-    private func configureStream(_ channel: any Channel) throws {
-        let decoder = SIPStreamDecoder(limits: configuration.parserLimits)
-        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(decoder, maximumBufferSize: configuration.parserLimits.maximumMessageSize * 2))
+    private func configureStream(_ channel: any Channel, role: SIPStreamFramer.ConnectionRole) throws {
+        let decoder = SIPStreamDecoder(limits: configuration.parserLimits, role: role)
+        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(decoder))
         try channel.pipeline.syncOperations.addHandler(SIPStreamHandler(engine: self))
     }
 
@@ -297,7 +297,7 @@ final class SIPTransportEngine: @unchecked Sendable {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(5))
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try self.configureStream(channel) }
+                channel.eventLoop.makeCompletedFuture { try self.configureStream(channel, role: .initiated) }
             }
             .connect(to: remote)
         pendingConnections[remote] = future
