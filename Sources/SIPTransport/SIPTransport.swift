@@ -70,8 +70,8 @@ public final class SIPTransport: Service, Sendable {
     /// A top Via with a fresh branch and `rport` is added (RFC 3261 §8.1.1.7, RFC 3581 §3), as are
     /// `Max-Forwards: 70` and `User-Agent` when absent. A UDP request larger than
     /// ``SIPTransportConfiguration/udpSizeLimit`` goes over TCP instead (§18.1.1).
-    /// - Throws: ``SIPTransportError`` — a timeout (the TU treats it as 408, §8.1.3.1) or a transport
-    ///   failure (503).
+    /// - Throws: ``SIPTransportError`` — a timeout (the TU treats it as 408, §8.1.3.1), a transport
+    ///   failure (503), or ``SIPTransportError/cancelled`` when the calling task is cancelled.
     public func send(_ request: SIPRequest, to destination: SIPDestination) async throws(SIPTransportError) -> SIPResponse {
         let address: SocketAddress
         do {
@@ -129,7 +129,11 @@ public final class SIPTransport: Service, Sendable {
             }
         }
         do {
-            return try await promise.futureResult.get()
+            return try await withTaskCancellationHandler {
+                try await promise.futureResult.get()
+            } onCancel: {
+                promise.fail(SIPTransportError.cancelled)
+            }
         } catch let error as SIPTransportError {
             throw error
         } catch {

@@ -8,6 +8,7 @@ public struct SIPTransportError: Error, Hashable, Sendable, CustomStringConverti
         case unresolvable
         case connectFailed
         case invalidRequest
+        case cancelled
     }
 
     let code: Code
@@ -25,6 +26,8 @@ public struct SIPTransportError: Error, Hashable, Sendable, CustomStringConverti
     public static let transportFailure = SIPTransportError(.transportFailure, "the transport failed to send the request")
     /// The transport has not been started or has been shut down.
     public static let notRunning = SIPTransportError(.notRunning, "the SIP transport is not running")
+    /// The task waiting for the response was cancelled; the transaction itself runs to its end.
+    public static let cancelled = SIPTransportError(.cancelled, "the request was abandoned before a final response arrived")
 
     public var isTimeout: Bool { code == .timeout }
     public var isTransportFailure: Bool { code == .transportFailure || code == .connectFailed || code == .unresolvable || code == .noListener }

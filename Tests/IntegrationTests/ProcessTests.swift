@@ -88,6 +88,14 @@ import Testing
         }
     }
 
+    @Test func optionsCommandExitsOneWhenNobodyAnswers() async throws {
+        let silent = try await UDPPeer()
+        defer { silent.close() }
+        let result = try await runTool(smfBinary(), ["options", "sip:ping@127.0.0.1:\(silent.port)", "--timeout", "1"], timeout: .seconds(20))
+        #expect(result.status == 1)
+        #expect(result.output.contains("no final response"))
+    }
+
     @Test func badCommandLineInputIsRejectedWithAClearMessage() async throws {
         let badListen = try await runTool(smfBinary(), ["run", "--data", "/tmp/unused", "--listen", "udp:localhost:5060"], timeout: .seconds(10))
         #expect(badListen.status != 0)

@@ -183,6 +183,43 @@ import Testing
     }
 }
 
+extension SocketTests {
+    @Test(arguments: [SIPTransportProtocol.udp, .tcp])
+    func nodesExchangeOptionsOverIPv6(transport: SIPTransportProtocol) async throws {
+        let listeners = [SIPListenAddress(transport: .udp, host: "::1", port: 0), SIPListenAddress(transport: .tcp, host: "::1", port: 0)]
+        try await withNode(listeners: listeners) { _, udpPort, tcpPort in
+            try await withNode(listeners: listeners) { alice, _, _ in
+                let port = transport == .udp ? udpPort : tcpPort
+                let request = SIPRequest(method: .options, uri: try #require(SIPURI("sip:bob@[::1]:\(port)")), headers: SIPHeaders([
+                    ("From", "<sip:alice@[::1]>;tag=a6"), ("To", "<sip:bob@[::1]>"), ("Call-ID", "v6@test"), ("CSeq", "1 OPTIONS"),
+                ]))
+                let response = try await alice.transport.send(request, to: SIPDestination(transport: transport, host: "::1", port: port))
+                #expect(response.statusCode == 200)
+                #expect(response.headers.topVia?.transport == transport.viaToken)
+                #expect(response.headers.topVia?.host == "[::1]")
+            }
+        }
+    }
+}
+
+extension SocketTests {
+    @Test func cancellingTheWaitingTaskAbandonsTheRequest() async throws {
+        try await withNode { node, _, _ in
+            let silent = try await UDPPeer()
+            defer { silent.close() }
+            let request = SIPRequest(method: .options, uri: try #require(SIPURI("sip:peer@127.0.0.1:\(silent.port)")), headers: SIPHeaders([
+                ("From", "<sip:smf@127.0.0.1>;tag=c"), ("To", "<sip:peer@127.0.0.1>"), ("Call-ID", "cancel@test"), ("CSeq", "1 OPTIONS"),
+            ]))
+            let transport = node.transport
+            let destination = SIPDestination(transport: .udp, host: "127.0.0.1", port: silent.port)
+            let waiting = Task { () throws(SIPTransportError) -> SIPResponse in try await transport.send(request, to: destination) }
+            _ = try #require(await silent.receive())  // the request is on the wire
+            waiting.cancel()
+            await #expect(throws: SIPTransportError.cancelled) { try await waiting.value }
+        }
+    }
+}
+
 actor TransportRecorder {
     private(set) var entries: [(transport: SIPTransportProtocol, via: String)] = []
     func record(_ transport: SIPTransportProtocol, via: String) { entries.append((transport, via)) }
