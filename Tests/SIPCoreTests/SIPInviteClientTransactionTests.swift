@@ -41,7 +41,7 @@ import Testing
     @Test func everyReceivedNon2xxFinalIsAcknowledgedButPassedUpOnce() {
         var h = udp()
         h.on { $0.started() }
-        h.on { [invite] in $0.responseReceived(TestMessages.response(180, to: invite)) }
+        h.on { $0.responseReceived(TestMessages.response(180, to: invite)) }
         h.advance(to: .seconds(2))
         let busy = TestMessages.response(486, to: invite)
         h.on { $0.responseReceived(busy) }
@@ -89,7 +89,7 @@ import Testing
         let forked = TestMessages.response(200, to: invite, toTag: "other-fork")
         h.on { $0.responseReceived(ok) }
         h.on { $0.responseReceived(forked) }
-        h.on { [invite] in $0.responseReceived(TestMessages.response(486, to: invite)) }
+        h.on { $0.responseReceived(TestMessages.response(486, to: invite)) }
         h.advance(by: .seconds(60))
 
         #expect(h.acksSent.isEmpty)

@@ -64,10 +64,10 @@ import Testing
         let busy = TestMessages.response(486, to: invite)
         h.on { $0.tuSentResponse(busy) }
         h.advance(to: .seconds(10))
-        let onAck = h.on { [ack] in $0.ackReceived(ack) }
+        let onAck = h.on { $0.ackReceived(ack) }
         #expect(onAck == [.cancelTimer(.G), .cancelTimer(.H), .scheduleTimer(.I, after: .seconds(5))])
         #expect(h.machine.state == .confirmed)
-        #expect(h.on { [ack] in $0.ackReceived(ack) }.isEmpty)
+        #expect(h.on { $0.ackReceived(ack) }.isEmpty)
         #expect(h.on { $0.requestRetransmissionReceived() }.isEmpty)
         h.advance(by: .seconds(60))
 
@@ -79,7 +79,7 @@ import Testing
     @Test func timerHReportsTimeoutWhenNoAckArrives() {
         var h = udp()
         h.on { $0.started() }
-        h.on { [invite] in $0.tuSentResponse(TestMessages.response(500, to: invite)) }
+        h.on { $0.tuSentResponse(TestMessages.response(500, to: invite)) }
         h.advance(by: .seconds(60))
         #expect(h.responseSends.map(\.at) == seconds(0, 0.5, 1.5, 3.5, 7.5, 11.5, 15.5, 19.5, 23.5, 27.5, 31.5))
         #expect(h.times(of: .reportTimeout) == seconds(32))
@@ -95,8 +95,8 @@ import Testing
         #expect(h.on { $0.requestRetransmissionReceived() }.isEmpty)
         h.advance(to: .milliseconds(500))
         #expect(h.on { $0.tuSentResponse(ok) } == [.sendResponse(ok)])  // the TU retransmits its 2xx
-        #expect(h.on { [invite] in $0.tuSentResponse(TestMessages.response(486, to: invite)) }.isEmpty)
-        #expect(h.on { [ack] in $0.ackReceived(ack) } == [.deliverRequestToTU(ack)])
+        #expect(h.on { $0.tuSentResponse(TestMessages.response(486, to: invite)) }.isEmpty)
+        #expect(h.on { $0.ackReceived(ack) } == [.deliverRequestToTU(ack)])
         h.advance(by: .seconds(60))
         #expect(h.times(of: .terminate) == seconds(32))
     }
@@ -108,14 +108,14 @@ import Testing
         h.on { $0.tuSentResponse(busy) }
         #expect(h.wheel.scheduled == [.H])
         h.advance(to: .seconds(5))
-        #expect(h.on { [ack] in $0.ackReceived(ack) } == [.cancelTimer(.H), .terminate])
+        #expect(h.on { $0.ackReceived(ack) } == [.cancelTimer(.H), .terminate])
         #expect(h.responseSends.map(\.status) == [486])
     }
 
     @Test func transportErrorSendingAResponseIsReportedToTU() {
         var h = udp()
         h.on { $0.started() }
-        h.on { [invite] in $0.tuSentResponse(TestMessages.response(486, to: invite)) }
+        h.on { $0.tuSentResponse(TestMessages.response(486, to: invite)) }
         #expect(h.on { $0.transportFailed() } == [.reportTransportError, .terminate])
         h.advance(by: .seconds(60))
         #expect(h.responseSends.count == 1)

@@ -25,7 +25,7 @@ import Testing
         var h = udp()
         h.on { $0.started() }
         h.advance(to: .milliseconds(700))
-        h.on { [options] in $0.responseReceived(TestMessages.response(100, to: options)) }
+        h.on { $0.responseReceived(TestMessages.response(100, to: options)) }
         #expect(h.machine.state == .proceeding)
         #expect(h.responsesDelivered == [100])
 
@@ -100,7 +100,7 @@ import Testing
         var h = udp()
         h.on { $0.started() }
         h.advance(by: .seconds(33))
-        let late = h.on { [options] in $0.responseReceived(TestMessages.response(200, to: options)) }
+        let late = h.on { $0.responseReceived(TestMessages.response(200, to: options)) }
         #expect(late.isEmpty)
         #expect(h.responsesDelivered.isEmpty)
     }

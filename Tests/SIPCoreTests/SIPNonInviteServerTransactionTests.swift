@@ -28,8 +28,8 @@ import Testing
         var h = udp()
         h.on { $0.started() }
         h.advance(to: .seconds(1))
-        h.on { [subscribe] in $0.tuSentResponse(TestMessages.response(200, to: subscribe)) }
-        #expect(h.on { [subscribe] in $0.tuSentResponse(TestMessages.response(500, to: subscribe)) }.isEmpty)
+        h.on { $0.tuSentResponse(TestMessages.response(200, to: subscribe)) }
+        #expect(h.on { $0.tuSentResponse(TestMessages.response(500, to: subscribe)) }.isEmpty)
         h.advance(by: .seconds(60))
         #expect(h.times(of: .terminate) == seconds(33))
         #expect(h.responseSends.map(\.status) == [200])

@@ -129,7 +129,7 @@ struct LayerHarness {
         let absorbed = h.on { $0.requestReceived(ack, reliability: .unreliable) }
         #expect(absorbed == [.cancelTimer(key, .G), .cancelTimer(key, .H), .scheduleTimer(key, .I, after: .seconds(5))])
 
-        let ackFor2xx = TestMessages.request(.ack, branch: "z9hG4bKack2xx", cseq: 1, callID: "other@x", toTag: "t")
+        let ackFor2xx = TestMessages.request(.ack, branch: "z9hG4bKack2xx", cseq: 1, toTag: "t", callID: "other@x")
         #expect(h.on { $0.requestReceived(ackFor2xx, reliability: .unreliable) } == [.deliverAckToTU(ackFor2xx)])
     }
 
