@@ -99,3 +99,25 @@ import Testing
         #expect(SIPBranch.make() != SIPBranch.make())
     }
 }
+
+@Suite struct SIPTransactionMessagesTests {
+    @Test func cancelCopiesTheInviteFieldsAndMatchesItsServerTransaction() throws {
+        let invite = TestMessages.request(
+            .invite,
+            toTag: nil,
+            extraVias: ["SIP/2.0/UDP proxy.example.com;branch=z9hG4bKproxy"],
+            routes: ["<sip:p1.example.com;lr>"]
+        )
+        let cancel = SIPTransactionMessages.cancel(for: invite)
+        #expect(cancel.method == .cancel)
+        #expect(cancel.uri == invite.uri)
+        #expect(cancel.headers.values("Via") == ["SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds"])
+        #expect(cancel.headers.values("Route") == ["<sip:p1.example.com;lr>"])
+        for name in ["From", "To", "Call-ID"] {
+            #expect(cancel.headers[name] == invite.headers[name], "\(name)")
+        }
+        #expect(cancel.headers["CSeq"] == "314159 CANCEL")
+        #expect(try SIPTransactionKey.inviteServer(cancelledBy: cancel) == SIPTransactionKey.server(for: invite))
+        #expect(try SIPTransactionKey.client(for: cancel) != SIPTransactionKey.client(for: invite))
+    }
+}
