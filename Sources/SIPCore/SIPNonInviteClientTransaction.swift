@@ -3,32 +3,30 @@ public import SIPSyntax
 /// The non-INVITE client transaction of RFC 3261 §17.1.2.
 ///
 /// ```
-///                        started()
-///                        send request, Timer F, Timer E (UDP)
-///                            |
-///   Timer E: resend,         V          Timer F or transport error:
-///   E = min(2E, T2)   +-----------+     report to TU
-///        +------------|  Trying   |----------------------------+
-///        +----------->|           |                            |
-///                     +-----------+                            |
-///                 1xx: to TU |  | 200-699: to TU               |
-///                            V  +------------------+           |
-///   Timer E: resend,  +-----------+                |           |
-///   E = T2     +------|Proceeding |--------------->|           |
-///              +----->|           | Timer F or     |           |
-///   1xx: to TU        +-----------+ transport error|           |
-///                            |      report to TU   |           |
-///                            | 200-699: to TU      |           |
-///                            V                     |           |
-///                     +-----------+<---------------+           |
-///   200-699: absorb   | Completed |                            |
-///        +------------|           |                            |
-///        +----------->+-----------+                            |
-///                            | Timer K (T4 on UDP, 0 on TCP)   |
-///                            V                                 |
-///                     +-----------+                            |
-///                     | Terminated|<---------------------------+
-///                     +-----------+
+///                  started(): send request, Timer F, Timer E (UDP only)
+///                                 |
+///                                 V
+///   Timer E: resend,      +-------------+  Timer F or transport error: report to TU
+///   E = min(2E, T2)  +----|   Trying    |--------------------------------------+
+///                    +--->|             |---------------------+                |
+///                         +-------------+  200-699: to TU     |                |
+///                      1xx: to TU |                           |                |
+///                                 V                           |                |
+///   Timer E: resend,      +-------------+  Timer F or transport error: report  |
+///   E = T2           +----| Proceeding  |------------------------------------->|
+///   1xx: to TU       +--->|             |                     |                |
+///                         +-------------+                     |                |
+///                 200-699: to TU  |                           |                |
+///                                 V                           |                |
+///   200-699: absorb       +-------------+<--------------------+                |
+///                    +----|  Completed  |                                      |
+///                    +--->|             |                                      |
+///                         +-------------+                                      |
+///            Timer K (T4 UDP, 0 TCP)  |                                        |
+///                                     V                                        |
+///                         +-------------+                                      |
+///                         |  Terminated |<-------------------------------------+
+///                         +-------------+
 /// ```
 ///
 /// On a reliable transport Timer E is never started and Completed lasts zero time (Timer K = 0).

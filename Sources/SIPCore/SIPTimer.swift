@@ -3,7 +3,8 @@
 ///
 /// A state machine never waits: it returns ``SIPTransactionAction/scheduleTimer(_:after:)`` and
 /// whoever carries out the actions calls the machine's `timerFired(_:)` when the time is up.
-/// Durations come from ``SIPTimerConfiguration/duration(of:reliability:)``.
+/// Durations come from ``SIPTimerConfiguration/duration(of:reliability:)``. The cases keep the
+/// RFC's upper-case letters so code reads like the RFC (`.scheduleTimer(.B, after:)`).
 public enum SIPTimer: Hashable, Sendable, CaseIterable, CustomStringConvertible {
     /// INVITE request retransmit interval, UDP only; starts at T1 and doubles (§17.1.1.2).
     case A
