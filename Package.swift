@@ -54,11 +54,13 @@ let package = Package(
             dependencies: ["SIPSyntax", "SIPCore", nioCore, nioPosix, logging, serviceLifecycle],
             swiftSettings: swiftSettings
         ),
+        .target(name: "SIPEvents", dependencies: ["SIPSyntax", "SIPCore"], swiftSettings: swiftSettings),
+        .target(name: "Presence", dependencies: ["SIPEvents", "SIPSyntax", "XMLSupport"], swiftSettings: swiftSettings),
         .target(name: "XMLSupport", dependencies: ["CLibXML2"], swiftSettings: swiftSettings),
         .target(name: "Storage", dependencies: [grdb, logging], swiftSettings: swiftSettings),
         .target(
             name: "SMFNode",
-            dependencies: ["SIPSyntax", "SIPCore", "SIPTransport", "Storage", "XMLSupport", nioCore, nioPosix, logging, serviceLifecycle],
+            dependencies: ["SIPSyntax", "SIPCore", "SIPTransport", "SIPEvents", "Presence", "Storage", "XMLSupport", nioCore, nioPosix, logging, serviceLifecycle],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -76,6 +78,8 @@ let package = Package(
             dependencies: ["SIPTransport", "SIPCore", "SIPSyntax", nioCore, nioPosix, nioEmbedded, logging],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "SIPEventsTests", dependencies: ["SIPEvents", "SIPCore", "SIPSyntax"], swiftSettings: swiftSettings),
+        .testTarget(name: "PresenceTests", dependencies: ["Presence", "SIPEvents", "SIPSyntax", "XMLSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "XMLSupportTests", dependencies: ["XMLSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "StorageTests", dependencies: ["Storage"], swiftSettings: swiftSettings),
         .testTarget(

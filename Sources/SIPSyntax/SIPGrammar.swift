@@ -1,0 +1,208 @@
+/// Byte classes and small scanning helpers for the SIP grammar (RFC 3261 §25.1).
+///
+/// Everything here works on UTF-8 bytes, never on `Character`s, so the typed header views stay
+/// cheap and behave identically for any input.
+enum SIPGrammar {
+    static let space: UInt8 = 0x20
+    static let tab: UInt8 = 0x09
+    static let cr: UInt8 = 0x0D
+    static let lf: UInt8 = 0x0A
+    static let colon: UInt8 = 0x3A
+    static let semicolon: UInt8 = 0x3B
+    static let comma: UInt8 = 0x2C
+    static let equals: UInt8 = 0x3D
+    static let quote: UInt8 = 0x22
+    static let backslash: UInt8 = 0x5C
+    static let lessThan: UInt8 = 0x3C
+    static let greaterThan: UInt8 = 0x3E
+    static let slash: UInt8 = 0x2F
+    static let at: UInt8 = 0x40
+    static let question: UInt8 = 0x3F
+    static let ampersand: UInt8 = 0x26
+    static let percent: UInt8 = 0x25
+    static let openBracket: UInt8 = 0x5B
+    static let closeBracket: UInt8 = 0x5D
+
+    /// SP, HTAB, CR or LF: linear white space once folding has been undone (RFC 3261 §25.1 LWS).
+    @inline(__always)
+    static func isWhitespace(_ byte: UInt8) -> Bool {
+        byte == space || byte == tab || byte == cr || byte == lf
+    }
+
+    @inline(__always)
+    static func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
+
+    @inline(__always)
+    static func isAlpha(_ byte: UInt8) -> Bool { (byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x7A }
+
+    @inline(__always)
+    static func isHexDigit(_ byte: UInt8) -> Bool {
+        isDigit(byte) || ((byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x66)
+    }
+
+    /// `token` characters: alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~"
+    /// (RFC 3261 §25.1).
+    static func isTokenChar(_ byte: UInt8) -> Bool { tokenTable[Int(byte)] }
+
+    private static let tokenTable: [Bool] = {
+        var table = [Bool](repeating: false, count: 256)
+        for byte in UInt8(0x30)...0x39 { table[Int(byte)] = true }
+        for byte in UInt8(0x41)...0x5A { table[Int(byte)] = true }
+        for byte in UInt8(0x61)...0x7A { table[Int(byte)] = true }
+        for byte in "-.!%*_+`'~".utf8 { table[Int(byte)] = true }
+        return table
+    }()
+
+    /// Whether every byte is a `token` character and there is at least one.
+    static func isToken<C: Collection<UInt8>>(_ bytes: C) -> Bool {
+        !bytes.isEmpty && bytes.allSatisfy(isTokenChar)
+    }
+
+    /// Characters that may appear unescaped in a SIP URI outside user/password (reserved, unreserved,
+    /// escapes and brackets; RFC 3261 §25.1). Controls, space, `"`, `<`, `>`, `\`, `{`, `}`, `|`, `^`
+    /// and non-ASCII bytes are not allowed.
+    static func isURIChar(_ byte: UInt8) -> Bool {
+        guard byte > 0x20 && byte < 0x7F else { return false }
+        switch byte {
+        case quote, lessThan, greaterThan, backslash, 0x7B, 0x7D, 0x7C, 0x5E, 0x60: return false
+        default: return true
+        }
+    }
+
+    /// The index after leading white space.
+    static func skipWhitespace(_ bytes: ArraySlice<UInt8>, from index: Int) -> Int {
+        var i = index
+        while i < bytes.endIndex && isWhitespace(bytes[i]) { i += 1 }
+        return i
+    }
+
+    /// The slice without leading and trailing white space.
+    static func trimmed(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+        var start = bytes.startIndex
+        var end = bytes.endIndex
+        while start < end && isWhitespace(bytes[start]) { start += 1 }
+        while end > start && isWhitespace(bytes[end - 1]) { end -= 1 }
+        return bytes[start..<end]
+    }
+
+    /// Makes a `String` from UTF-8 bytes (invalid sequences become U+FFFD).
+    @inline(__always)
+    static func string<C: Collection<UInt8>>(_ bytes: C) -> String {
+        String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Index of the closing quote of a quoted-string whose opening quote is at `open`, honouring
+    /// `\` escapes (RFC 3261 §25.1 quoted-pair); `nil` when it is not closed.
+    static func closingQuote(_ bytes: ArraySlice<UInt8>, openingAt open: Int) -> Int? {
+        var i = open + 1
+        while i < bytes.endIndex {
+            switch bytes[i] {
+            case backslash: i += 2
+            case quote: return i
+            default: i += 1
+            }
+        }
+        return nil
+    }
+
+    /// Splits at `separator` bytes that are outside quoted strings and (optionally) outside `<...>`.
+    /// Returns `nil` when a quoted string or angle bracket is not closed.
+    static func split(
+        _ bytes: ArraySlice<UInt8>, separator: UInt8, respectingAngles: Bool = true
+    ) -> [ArraySlice<UInt8>]? {
+        var parts: [ArraySlice<UInt8>] = []
+        var start = bytes.startIndex
+        var i = bytes.startIndex
+        var inAngles = false
+        while i < bytes.endIndex {
+            let byte = bytes[i]
+            if byte == quote && !inAngles {
+                guard let close = closingQuote(bytes, openingAt: i) else { return nil }
+                i = close + 1
+                continue
+            }
+            if respectingAngles {
+                if byte == lessThan { inAngles = true } else if byte == greaterThan { inAngles = false }
+            }
+            if byte == separator && !inAngles {
+                parts.append(bytes[start..<i])
+                start = i + 1
+            }
+            i += 1
+        }
+        if inAngles { return nil }
+        parts.append(bytes[start..<bytes.endIndex])
+        return parts
+    }
+
+    /// Parses a non-negative decimal integer made only of digits, rejecting overflow.
+    static func parseInt<C: Collection<UInt8>>(_ bytes: C, max: Int = Int.max) -> Int? {
+        guard !bytes.isEmpty, bytes.count <= 19 else { return nil }
+        var value = 0
+        for byte in bytes {
+            guard isDigit(byte) else { return nil }
+            let (m, o1) = value.multipliedReportingOverflow(by: 10)
+            let (s, o2) = m.addingReportingOverflow(Int(byte - 0x30))
+            if o1 || o2 { return nil }
+            value = s
+        }
+        return value <= max ? value : nil
+    }
+
+    /// Decodes `%XX` escapes (RFC 3261 §19.1.2); `nil` if an escape is malformed.
+    static func percentDecoded(_ string: String) -> String? {
+        guard string.utf8.contains(percent) else { return string }
+        var out: [UInt8] = []
+        out.reserveCapacity(string.utf8.count)
+        let bytes = Array(string.utf8)
+        var i = 0
+        while i < bytes.count {
+            if bytes[i] == percent {
+                guard i + 2 < bytes.count, isHexDigit(bytes[i + 1]), isHexDigit(bytes[i + 2]) else { return nil }
+                out.append(hexValue(bytes[i + 1]) << 4 | hexValue(bytes[i + 2]))
+                i += 3
+            } else {
+                out.append(bytes[i])
+                i += 1
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    @inline(__always)
+    static func hexValue(_ byte: UInt8) -> UInt8 {
+        isDigit(byte) ? byte - 0x30 : (byte | 0x20) - 0x61 + 10
+    }
+
+    /// Removes the quotes and `\` escapes of a quoted-string; returns the input unchanged when it is
+    /// not quoted.
+    static func unquoted(_ value: String) -> String {
+        let bytes = Array(value.utf8)
+        guard bytes.count >= 2, bytes.first == quote, bytes.last == quote else { return value }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var i = 1
+        while i < bytes.count - 1 {
+            if bytes[i] == backslash && i + 1 < bytes.count - 1 {
+                out.append(bytes[i + 1])
+                i += 2
+            } else {
+                out.append(bytes[i])
+                i += 1
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Wraps `value` in quotes, escaping `"` and `\` (RFC 3261 §25.1 quoted-string).
+    static func quoted(_ value: String) -> String {
+        var out = "\""
+        out.reserveCapacity(value.utf8.count + 2)
+        for scalar in value.unicodeScalars {
+            if scalar == "\"" || scalar == "\\" { out.unicodeScalars.append("\\") }
+            out.unicodeScalars.append(scalar)
+        }
+        out.append("\"")
+        return out
+    }
+}
