@@ -71,7 +71,7 @@ let package = Package(
 
         // MARK: - Tests
 
-        .testTarget(name: "SIPSyntaxTests", dependencies: ["SIPSyntax", nioCore], swiftSettings: swiftSettings),
+        .testTarget(name: "SIPSyntaxTests", dependencies: ["SIPSyntax", nioCore], resources: [.copy("Torture")], swiftSettings: swiftSettings),
         .testTarget(name: "SIPCoreTests", dependencies: ["SIPCore", "SIPSyntax"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SIPTransportTests",

@@ -14,6 +14,13 @@ public struct SIPHeaderField: Hashable, Sendable {
         self.value = value
         self.canonicalName = SIPHeaders.canonicalName(name)
     }
+
+    /// Used by the parser, which already knows the canonical name.
+    init(name: String, value: String, canonicalName: String) {
+        self.name = name
+        self.value = value
+        self.canonicalName = canonicalName
+    }
 }
 
 /// The ordered header fields of a SIP message (RFC 3261 §7.3).
@@ -27,6 +34,11 @@ public struct SIPHeaders: Hashable, Sendable, RandomAccessCollection, Expressibl
     public init() { fields = [] }
     public init(_ fields: [SIPHeaderField]) { self.fields = fields }
     public init(_ pairs: [(String, String)]) { fields = pairs.map { SIPHeaderField(name: $0.0, value: $0.1) } }
+
+    /// Appends a field that the parser built.
+    mutating func append(_ field: SIPHeaderField) { fields.append(field) }
+
+    mutating func reserveCapacity(_ n: Int) { fields.reserveCapacity(n) }
     public init(dictionaryLiteral elements: (String, String)...) { self.init(elements) }
 
     public var startIndex: Int { fields.startIndex }

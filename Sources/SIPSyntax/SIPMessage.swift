@@ -52,4 +52,16 @@ public enum SIPMessage: Hashable, Sendable {
         case .response(let r): r.headers
         }
     }
+
+    /// The request, when this is one.
+    public var request: SIPRequest? {
+        if case .request(let r) = self { return r }
+        return nil
+    }
+
+    /// The response, when this is one.
+    public var response: SIPResponse? {
+        if case .response(let r) = self { return r }
+        return nil
+    }
 }

@@ -80,7 +80,8 @@ public struct SIPNameAddress: Hashable, Sendable, CustomStringConvertible, Lossl
             rest = bytes[end...]
             guard !uriBytes.contains(where: { $0 == SIPGrammar.comma || $0 == SIPGrammar.question }) else { return nil }
         }
-        guard let uri = try? SIPURI.parse(SIPGrammar.trimmed(uriBytes)) else { return nil }
+        // Inside angle brackets no white space is allowed around the URI (RFC 4475 §3.1.2.14).
+        guard let uri = try? SIPURI.parse(uriBytes) else { return nil }
         guard let parameters = SIPParameters.parse(rest) else { return nil }
         return SIPNameAddress(displayName: displayName, uri: uri, parameters: parameters)
     }

@@ -84,11 +84,11 @@ public struct SIPParseError: Error, Hashable, Sendable, CustomStringConvertible 
     /// Copies Via, From, To, Call-ID and CSeq (RFC 3261 §8.2.6.2) from what was readable. Returns
     /// `nil` when the message was a response (responses are never answered, §18.1.2), when its kind
     /// could not be determined, or when the Via or CSeq needed to route and match the response could
-    /// not be read.
+    /// not be read (RFC 3261 §8.2.6.2, §18.2.2).
     public func badRequestResponse() -> SIPResponse? {
         guard let recovered, recovered.isRequest else { return nil }
         let source = recovered.headers
-        guard !source.vias.isEmpty, source.cseq != nil, source.callID != nil else { return nil }
+        guard source.topVia != nil, source.cseq != nil else { return nil }
         var headers = SIPHeaders()
         for field in source.fields where field.canonicalName == "via" {
             headers.add(name: "Via", value: field.value)

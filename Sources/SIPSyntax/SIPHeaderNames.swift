@@ -1,0 +1,62 @@
+/// Interning of well-known header names, so the parser does not allocate a `String` for the name
+/// or its canonical form of common headers (RFC 3261 §7.3, §20).
+enum SIPHeaderNames {
+    struct Entry {
+        let bytes: [UInt8]
+        let spelling: String
+        let canonical: String
+    }
+
+    /// Known names indexed by their byte length.
+    static let byLength: [[Entry]] = {
+        let spellings = [
+            "Via", "From", "To", "Call-ID", "CSeq", "Contact", "Max-Forwards", "Content-Length", "Content-Type",
+            "Route", "Record-Route", "Expires", "Event", "Subscription-State", "Allow", "Supported", "User-Agent",
+            "Accept", "Allow-Events", "SIP-ETag", "SIP-If-Match", "Authorization", "WWW-Authenticate",
+            "Proxy-Authenticate", "Proxy-Authorization", "Require", "Server", "Date", "Subject", "Content-Encoding",
+            "Min-Expires", "Retry-After", "Timestamp", "Unsupported", "Warning", "Accept-Encoding",
+            "Accept-Language", "Content-Disposition", "Organization", "Priority", "Reply-To", "In-Reply-To",
+            "Proxy-Require", "Alert-Info", "Call-Info", "Error-Info", "MIME-Version", "Content-Language",
+            "Refer-To", "Referred-By", "Session-Expires", "Min-SE", "Path", "Service-Route", "Reason",
+            "Identity", "Content-Transfer-Encoding",
+        ]
+        var table = [[Entry]](repeating: [], count: 32)
+        for spelling in spellings {
+            let bytes = Array(spelling.utf8)
+            table[bytes.count].append(Entry(bytes: bytes, spelling: spelling, canonical: spelling.lowercased()))
+        }
+        return table
+    }()
+
+    /// The name as received and its canonical (lower-case long) form.
+    static func intern(_ bytes: ArraySlice<UInt8>) -> (name: String, canonical: String) {
+        let count = bytes.count
+        if count == 1 {
+            let name = SIPGrammar.string(bytes)
+            return (name, SIPHeaders.canonicalName(name))
+        }
+        if count < byLength.count {
+            for entry in byLength[count] {
+                var exact = true
+                var matches = true
+                var j = 0
+                for byte in bytes {
+                    let known = entry.bytes[j]
+                    if byte != known {
+                        exact = false
+                        if (byte | 0x20) != (known | 0x20) || !SIPGrammar.isAlpha(byte) {
+                            matches = false
+                            break
+                        }
+                    }
+                    j += 1
+                }
+                if matches {
+                    return (exact ? entry.spelling : SIPGrammar.string(bytes), entry.canonical)
+                }
+            }
+        }
+        let name = SIPGrammar.string(bytes)
+        return (name, SIPHeaders.canonicalName(name))
+    }
+}

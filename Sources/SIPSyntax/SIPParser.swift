@@ -1,0 +1,404 @@
+public import NIOCore
+
+/// Parses SIP messages from bytes (RFC 3261 §7, §25; framing §18.3).
+///
+/// The parser splits the message into its start line, header fields and body, unfolds continuation
+/// lines, and checks what every element needs before it can act on a message: a well-formed start
+/// line, the mandatory Via, CSeq, Call-ID, From and To (§8.1.1), a CSeq method equal to the request
+/// method (§8.1.1.5), sane Max-Forwards and Content-Length values, and parseable Contact values.
+/// Other header values are kept verbatim and parsed on demand by the typed accessors of
+/// ``SIPHeaders``.
+///
+/// An unknown URI scheme in the Request-URI is not a parse error: it parses to an opaque ``SIPURI``
+/// and the UA layer answers 416 (§8.2.2.1).
+public struct SIPParser: Sendable {
+    /// Size limits that protect the parser from hostile input.
+    public struct Limits: Hashable, Sendable {
+        /// Largest datagram, or largest header section on a stream, in bytes. Default 65,535.
+        public var maxMessageBytes: Int = 65_535
+        /// Most header fields (lines after unfolding) in one message. Default 256.
+        public var maxHeaderFields: Int = 256
+        /// Longest single line (start line or physical header line), in bytes. Default 8,192.
+        public var maxLineLength: Int = 8_192
+        /// Largest body accepted on a stream (its Content-Length), in bytes. Default 1,048,576.
+        public var maxStreamBodyBytes: Int = 1_048_576
+
+        public init() {}
+    }
+
+    public var limits: Limits
+
+    public init(limits: Limits = Limits()) {
+        self.limits = limits
+    }
+
+    /// Parses one message received as a datagram (UDP, RFC 3261 §18.3).
+    ///
+    /// Content-Length is optional: without it the body is the rest of the datagram. A Content-Length
+    /// larger than the bytes received is an error; a smaller one truncates the body (the extra octets
+    /// are ignored).
+    public func parse(datagram: ByteBuffer) throws(SIPParseError) -> SIPMessage {
+        guard datagram.readableBytes <= limits.maxMessageBytes else {
+            throw SIPParseError(kind: .messageTooLarge, reason: "Message Too Large", statusCode: 513)
+        }
+        let bytes = Array(datagram.readableBytesView)
+        guard let head = try parseHead(bytes[...]) else {
+            throw SIPParseError(kind: .truncated, reason: "Bad Request - Message ends inside the header section")
+        }
+        let available = bytes.count - head.bodyStart
+        var bodyLength = available
+        if let declared = head.contentLength {
+            guard declared <= available else {
+                throw SIPParseError(kind: .contentLengthMismatch, reason: "Bad Request - Content-Length larger than message")
+                    .with(recovered: head.recovered)
+            }
+            bodyLength = declared
+        }
+        let body =
+            datagram.getSlice(at: datagram.readerIndex + head.bodyStart, length: bodyLength) ?? ByteBuffer()
+        return head.message(body: body)
+    }
+
+    // MARK: - Head
+
+    /// The parsed start line and header section of a message.
+    struct Head {
+        enum StartLine {
+            case request(method: SIPMethod, uri: SIPURI, version: String)
+            case response(version: String, statusCode: Int, reason: String)
+        }
+
+        var startLine: StartLine
+        var headers: SIPHeaders
+        /// Index of the first body byte in the parsed bytes.
+        var bodyStart: Int
+        /// The Content-Length value, when present.
+        var contentLength: Int?
+
+        var recovered: SIPParseError.Recovered {
+            if case .request = startLine {
+                return SIPParseError.Recovered(isRequest: true, headers: headers)
+            }
+            return SIPParseError.Recovered(isRequest: false, headers: headers)
+        }
+
+        func message(body: ByteBuffer) -> SIPMessage {
+            switch startLine {
+            case .request(let method, let uri, let version):
+                return .request(SIPRequest(method: method, uri: uri, version: version, headers: headers, body: body))
+            case .response(let version, let statusCode, let reason):
+                return .response(
+                    SIPResponse(statusCode: statusCode, reasonPhrase: reason, version: version, headers: headers, body: body))
+            }
+        }
+    }
+
+    /// Index just past the blank line that ends the header section, searching from `from`, or `nil`.
+    /// Accepts CRLF CRLF and (leniently) LF LF.
+    static func headerEnd(_ bytes: ArraySlice<UInt8>, from: Int) -> Int? {
+        var i = Swift.max(from, bytes.startIndex)
+        while i < bytes.endIndex {
+            if bytes[i] == SIPGrammar.lf {
+                // "\n\n" or "\n\r\n"
+                if i + 1 < bytes.endIndex && bytes[i + 1] == SIPGrammar.lf { return i + 2 }
+                if i + 2 < bytes.endIndex && bytes[i + 1] == SIPGrammar.cr && bytes[i + 2] == SIPGrammar.lf {
+                    return i + 3
+                }
+            }
+            i += 1
+        }
+        return nil
+    }
+
+    /// Which checked header a field is.
+    private enum Checked: Int {
+        case via, cseq, callID, from, to, maxForwards, contentLength, contact, date
+    }
+
+    /// Parses the start line and header section. Returns `nil` when the bytes end before the blank
+    /// line; throws when the head is malformed.
+    func parseHead(_ bytes: ArraySlice<UInt8>) throws(SIPParseError) -> Head? {
+        var i = bytes.startIndex
+        // Leading CRLFs before the start line are ignored (RFC 3261 §7.5).
+        while i < bytes.endIndex && (bytes[i] == SIPGrammar.cr || bytes[i] == SIPGrammar.lf) { i += 1 }
+
+        guard let (lineEnd, next) = nextLine(bytes, from: i) else { return nil }
+        guard lineEnd - i <= limits.maxLineLength else {
+            throw SIPParseError(kind: .lineTooLong, reason: "Bad Request - Start line too long")
+        }
+        let startResult = parseStartLine(bytes[i..<lineEnd])
+        i = next
+
+        var headers = SIPHeaders()
+        headers.reserveCapacity(16)
+        var checked: [(Checked, ArraySlice<UInt8>)] = []
+        checked.reserveCapacity(12)
+
+        // The header being assembled: name bytes and value bytes (a slice, or a scratch copy when folded).
+        var pendingName: ArraySlice<UInt8>?
+        var pendingValue: ArraySlice<UInt8> = []
+        var folded: [UInt8]?
+        var bodyStart: Int?
+
+        while i < bytes.endIndex {
+            guard let (end, next) = nextLine(bytes, from: i) else { return nil }
+            guard end - i <= limits.maxLineLength else {
+                throw SIPParseError(kind: .lineTooLong, reason: "Bad Request - Header line too long")
+            }
+            let line = bytes[i..<end]
+            i = next
+            if line.isEmpty {
+                bodyStart = next
+                break
+            }
+            if let first = line.first, first == SIPGrammar.space || first == SIPGrammar.tab {
+                // Continuation of the previous field (LWS folding, RFC 3261 §7.3.1).
+                guard pendingName != nil else {
+                    throw SIPParseError(kind: .malformedHeader, reason: "Bad Request - Continuation line without a header")
+                }
+                let more = SIPGrammar.trimmed(line)
+                if folded == nil { folded = Array(SIPGrammar.trimmed(pendingValue)) }
+                if !more.isEmpty {
+                    if folded?.isEmpty == false { folded?.append(SIPGrammar.space) }
+                    folded?.append(contentsOf: more)
+                }
+                continue
+            }
+            if let name = pendingName {
+                try finishField(name: name, value: folded.map { $0[...] } ?? pendingValue, into: &headers, checked: &checked)
+            }
+            guard let colon = line.firstIndex(of: SIPGrammar.colon) else {
+                throw SIPParseError(kind: .malformedHeader, reason: "Bad Request - Header line without colon")
+            }
+            var nameEnd = colon
+            while nameEnd > line.startIndex && (line[nameEnd - 1] == SIPGrammar.space || line[nameEnd - 1] == SIPGrammar.tab) {
+                nameEnd -= 1
+            }
+            let name = line[line.startIndex..<nameEnd]
+            guard SIPGrammar.isToken(name) else {
+                throw SIPParseError(kind: .malformedHeader, reason: "Bad Request - Invalid header name")
+            }
+            pendingName = name
+            pendingValue = line[(colon + 1)...]
+            folded = nil
+        }
+        if let name = pendingName {
+            try finishField(name: name, value: folded.map { $0[...] } ?? pendingValue, into: &headers, checked: &checked)
+        }
+        guard let bodyStart else { return nil }
+
+        let isRequest: Bool
+        let startLine: Head.StartLine
+        switch startResult {
+        case .success(let line):
+            startLine = line
+            if case .request = line { isRequest = true } else { isRequest = false }
+        case .failure(let error, let request):
+            throw error.with(recovered: SIPParseError.Recovered(isRequest: request, headers: headers))
+        }
+        let recovered = SIPParseError.Recovered(isRequest: isRequest, headers: headers)
+        guard headers.count <= limits.maxHeaderFields else {
+            throw SIPParseError(kind: .tooManyHeaders, reason: "Bad Request - Too many header fields")
+        }
+        do {
+            let contentLength = try validate(checked, startLine: startLine)
+            return Head(startLine: startLine, headers: headers, bodyStart: bodyStart, contentLength: contentLength)
+        } catch {
+            throw error.with(recovered: recovered)
+        }
+    }
+
+    private func finishField(
+        name: ArraySlice<UInt8>, value: ArraySlice<UInt8>, into headers: inout SIPHeaders,
+        checked: inout [(Checked, ArraySlice<UInt8>)]
+    ) throws(SIPParseError) {
+        guard headers.count < limits.maxHeaderFields else {
+            throw SIPParseError(kind: .tooManyHeaders, reason: "Bad Request - Too many header fields")
+        }
+        let trimmedValue = SIPGrammar.trimmed(value)
+        let (nameString, canonical) = SIPHeaderNames.intern(name)
+        headers.append(SIPHeaderField(name: nameString, value: SIPGrammar.string(trimmedValue), canonicalName: canonical))
+        let kind: Checked?
+        switch canonical {
+        case "via": kind = .via
+        case "cseq": kind = .cseq
+        case "call-id": kind = .callID
+        case "from": kind = .from
+        case "to": kind = .to
+        case "max-forwards": kind = .maxForwards
+        case "content-length": kind = .contentLength
+        case "contact": kind = .contact
+        case "date": kind = .date
+        default: kind = nil
+        }
+        if let kind { checked.append((kind, trimmedValue)) }
+    }
+
+    /// The end of the line starting at `from` (excluding CR LF) and the start of the next line.
+    @inline(__always)
+    private func nextLine(_ bytes: ArraySlice<UInt8>, from: Int) -> (Int, Int)? {
+        var i = from
+        while i < bytes.endIndex {
+            if bytes[i] == SIPGrammar.lf {
+                let end = (i > from && bytes[i - 1] == SIPGrammar.cr) ? i - 1 : i
+                return (end, i + 1)
+            }
+            i += 1
+        }
+        return nil
+    }
+
+    // MARK: - Start line
+
+    private enum StartLineResult {
+        case success(Head.StartLine)
+        case failure(SIPParseError, isRequest: Bool)
+    }
+
+    /// Request-Line = Method SP Request-URI SP SIP-Version (§25.1);
+    /// Status-Line = SIP-Version SP Status-Code SP Reason-Phrase.
+    private func parseStartLine(_ line: ArraySlice<UInt8>) -> StartLineResult {
+        func fail(_ kind: SIPParseError.Kind, _ reason: String, status: Int = 400, request: Bool) -> StartLineResult {
+            .failure(SIPParseError(kind: kind, reason: reason, statusCode: status), isRequest: request)
+        }
+        let isResponse = line.count >= 4 && line.prefix(4).elementsEqual("SIP/".utf8)
+        if isResponse {
+            guard let sp1 = line.firstIndex(of: SIPGrammar.space) else {
+                return fail(.malformedStartLine, "Malformed status line", request: false)
+            }
+            let version = line[line.startIndex..<sp1]
+            if let problem = versionProblem(version) {
+                return fail(problem.kind, problem.reason, status: problem.statusCode, request: false)
+            }
+            let codeStart = sp1 + 1
+            var codeEnd = codeStart
+            while codeEnd < line.endIndex && SIPGrammar.isDigit(line[codeEnd]) { codeEnd += 1 }
+            guard codeEnd - codeStart == 3, let code = SIPGrammar.parseInt(line[codeStart..<codeEnd]), code >= 100, code <= 699
+            else { return fail(.malformedStartLine, "Malformed status code", request: false) }
+            var reason = ""
+            if codeEnd < line.endIndex {
+                guard line[codeEnd] == SIPGrammar.space else {
+                    return fail(.malformedStartLine, "Malformed status line", request: false)
+                }
+                reason = SIPGrammar.string(line[(codeEnd + 1)...])
+            }
+            return .success(.response(version: "SIP/2.0", statusCode: code, reason: reason))
+        }
+        // Request line: exactly two single spaces.
+        guard let sp1 = line.firstIndex(of: SIPGrammar.space),
+            let sp2 = line[(sp1 + 1)...].firstIndex(of: SIPGrammar.space)
+        else { return fail(.malformedStartLine, "Bad Request - Malformed request line", request: true) }
+        let method = line[line.startIndex..<sp1]
+        let uriBytes = line[(sp1 + 1)..<sp2]
+        let version = line[(sp2 + 1)...]
+        guard SIPGrammar.isToken(method) else {
+            return fail(.malformedStartLine, "Bad Request - Invalid method", request: true)
+        }
+        guard !uriBytes.isEmpty, !version.contains(SIPGrammar.space) else {
+            return fail(.malformedStartLine, "Bad Request - Malformed request line", request: true)
+        }
+        if let problem = versionProblem(version) {
+            return fail(problem.kind, problem.reason, status: problem.statusCode, request: true)
+        }
+        let uri: SIPURI
+        do {
+            uri = try SIPURI.parse(uriBytes)
+        } catch {
+            return fail(.invalidURI, "Bad Request - Malformed Request-URI", request: true)
+        }
+        if uri.isSIP && !uri.headers.isEmpty {
+            // Headers are not allowed in a Request-URI (RFC 3261 §19.1.1, table 1; RFC 4475 §3.1.2.11).
+            return fail(.invalidURI, "Bad Request - Request-URI must not contain headers", request: true)
+        }
+        return .success(.request(method: SIPMethod(SIPGrammar.string(method)), uri: uri, version: "SIP/2.0"))
+    }
+
+    /// `nil` for SIP/2.0 (case-insensitive), a 505 error for another SIP version, 400 otherwise.
+    private func versionProblem(_ version: ArraySlice<UInt8>) -> SIPParseError? {
+        if version.count == 7 && zip(version, "SIP/2.0".utf8).allSatisfy({ $0 == $1 || ($0 | 0x20) == $1 }) { return nil }
+        let digitsDotDigits = version.dropFirst(4)
+        if version.count > 4 && version.prefix(4).elementsEqual("SIP/".utf8),
+            let dot = digitsDotDigits.firstIndex(of: 0x2E), dot > digitsDotDigits.startIndex, dot < digitsDotDigits.endIndex - 1,
+            digitsDotDigits.allSatisfy({ SIPGrammar.isDigit($0) || $0 == 0x2E })
+        {
+            return SIPParseError(kind: .unsupportedVersion, reason: "Version Not Supported", statusCode: 505)
+        }
+        return SIPParseError(kind: .malformedStartLine, reason: "Bad Request - Malformed SIP version")
+    }
+
+    // MARK: - Validation
+
+    /// Checks the headers every element relies on; returns the Content-Length when present.
+    private func validate(
+        _ checked: [(Checked, ArraySlice<UInt8>)], startLine: Head.StartLine
+    ) throws(SIPParseError) -> Int? {
+        var counts = [Int](repeating: 0, count: 9)
+        for (kind, _) in checked { counts[kind.rawValue] += 1 }
+        func missing(_ name: String) -> SIPParseError {
+            SIPParseError(kind: .missingHeader, reason: "Bad Request - Missing \(name)")
+        }
+        func invalid(_ name: String) -> SIPParseError {
+            SIPParseError(kind: .invalidHeaderValue, reason: "Bad Request - Malformed \(name)")
+        }
+        func multiple(_ name: String) -> SIPParseError {
+            SIPParseError(kind: .invalidHeaderValue, reason: "Bad Request - Multiple \(name) header fields")
+        }
+        guard counts[Checked.via.rawValue] > 0 else { throw missing("Via") }
+        guard counts[Checked.cseq.rawValue] > 0 else { throw missing("CSeq") }
+        guard counts[Checked.callID.rawValue] > 0 else { throw missing("Call-ID") }
+        guard counts[Checked.from.rawValue] > 0 else { throw missing("From") }
+        guard counts[Checked.to.rawValue] > 0 else { throw missing("To") }
+        for (kind, name) in [
+            (Checked.cseq, "CSeq"), (.callID, "Call-ID"), (.from, "From"), (.to, "To"), (.maxForwards, "Max-Forwards"),
+            (.contentLength, "Content-Length"),
+        ] where counts[kind.rawValue] > 1 {
+            throw multiple(name)
+        }
+
+        var cseq: SIPCSeq?
+        var contentLength: Int?
+        // Check in a fixed order so the reported reason does not depend on header order.
+        for wanted in [Checked.via, .cseq, .callID, .from, .to, .maxForwards, .contentLength, .contact, .date] {
+            for (kind, value) in checked where kind == wanted {
+                switch kind {
+                case .via:
+                    guard let parts = SIPGrammar.split(value, separator: SIPGrammar.comma) else { throw invalid("Via") }
+                    for part in parts {
+                        guard SIPVia.parse(part) != nil else { throw invalid("Via") }
+                    }
+                case .cseq:
+                    guard let parsed = SIPCSeq.parse(value) else { throw invalid("CSeq") }
+                    cseq = parsed
+                case .callID:
+                    guard !value.isEmpty, !value.contains(where: SIPGrammar.isWhitespace) else { throw invalid("Call-ID") }
+                case .from:
+                    guard SIPNameAddress.parse(value) != nil else { throw invalid("From") }
+                case .to:
+                    guard SIPNameAddress.parse(value) != nil else { throw invalid("To") }
+                case .maxForwards:
+                    guard SIPGrammar.parseInt(value, max: 255) != nil else { throw invalid("Max-Forwards") }
+                case .contentLength:
+                    guard let length = SIPGrammar.parseInt(value) else {
+                        throw SIPParseError(kind: .invalidHeaderValue, reason: "Bad Request - Invalid Content-Length")
+                    }
+                    contentLength = length
+                case .contact:
+                    if value.count == 1 && value.first == 0x2A { continue }  // "*"
+                    guard let parts = SIPGrammar.split(value, separator: SIPGrammar.comma) else { throw invalid("Contact") }
+                    for part in parts {
+                        guard SIPNameAddress.parse(part) != nil else { throw invalid("Contact") }
+                    }
+                case .date:
+                    // rfc1123-date ends in "GMT", the only zone RFC 3261 §20.17 allows.
+                    guard value.count > 3, value.suffix(3).elementsEqual("GMT".utf8) else {
+                        throw SIPParseError(kind: .invalidHeaderValue, reason: "Bad Request - Date must be in GMT")
+                    }
+                }
+            }
+        }
+        if case .request(let method, _, _) = startLine, let cseq, cseq.method != method {
+            throw SIPParseError(kind: .methodMismatch, reason: "Bad Request - CSeq method does not match request method")
+        }
+        return contentLength
+    }
+}
