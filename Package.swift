@@ -17,6 +17,7 @@ let nioEmbedded: Target.Dependency = .product(name: "NIOEmbedded", package: "swi
 let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
 let serviceLifecycle: Target.Dependency = .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
 let grdb: Target.Dependency = .product(name: "GRDB", package: "GRDB.swift")
+let unixSignals: Target.Dependency = .product(name: "UnixSignals", package: "swift-service-lifecycle")
 let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
 
 let package = Package(
@@ -60,12 +61,12 @@ let package = Package(
         .target(name: "Storage", dependencies: [grdb, logging], swiftSettings: swiftSettings),
         .target(
             name: "SMFNode",
-            dependencies: ["SIPSyntax", "SIPCore", "SIPTransport", "SIPEvents", "Presence", "Storage", "XMLSupport", nioCore, nioPosix, logging, serviceLifecycle],
+            dependencies: ["SIPSyntax", "SIPCore", "SIPTransport", "SIPEvents", "Presence", "Storage", "XMLSupport", nioCore, nioPosix, logging, serviceLifecycle, unixSignals],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "smf",
-            dependencies: ["SMFNode", "SIPSyntax", "SIPTransport", argumentParser, logging, serviceLifecycle, nioCore, nioPosix],
+            dependencies: ["SMFNode", "SIPSyntax", "SIPTransport", argumentParser, logging, serviceLifecycle, unixSignals, nioCore, nioPosix],
             swiftSettings: swiftSettings
         ),
 
@@ -85,6 +86,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["SMFNode", "SIPTransport", "SIPCore", "SIPSyntax", nioCore, nioPosix, logging],
+            exclude: ["sipp"],
             swiftSettings: swiftSettings
         ),
     ]
