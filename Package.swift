@@ -57,16 +57,17 @@ let package = Package(
         ),
         .target(name: "SIPEvents", dependencies: ["SIPSyntax", "SIPCore"], swiftSettings: swiftSettings),
         .target(name: "Presence", dependencies: ["SIPEvents", "SIPSyntax", "XMLSupport"], swiftSettings: swiftSettings),
+        .target(name: "ControlChannel", dependencies: [nioCore, nioPosix, logging], swiftSettings: swiftSettings),
         .target(name: "XMLSupport", dependencies: ["CLibXML2"], swiftSettings: swiftSettings),
         .target(name: "Storage", dependencies: [grdb, logging], swiftSettings: swiftSettings),
         .target(
             name: "SMFNode",
-            dependencies: ["SIPSyntax", "SIPCore", "SIPTransport", "SIPEvents", "Presence", "Storage", "XMLSupport", nioCore, nioPosix, logging, serviceLifecycle, unixSignals],
+            dependencies: ["SIPSyntax", "SIPCore", "SIPTransport", "SIPEvents", "Presence", "Storage", "XMLSupport", "ControlChannel", nioCore, nioPosix, logging, serviceLifecycle, unixSignals],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "smf",
-            dependencies: ["SMFNode", "SIPSyntax", "SIPTransport", argumentParser, logging, serviceLifecycle, unixSignals, nioCore, nioPosix],
+            dependencies: ["SMFNode", "SIPSyntax", "SIPTransport", "ControlChannel", argumentParser, logging, serviceLifecycle, unixSignals, nioCore, nioPosix],
             swiftSettings: swiftSettings
         ),
 
@@ -81,6 +82,7 @@ let package = Package(
         ),
         .testTarget(name: "SIPEventsTests", dependencies: ["SIPEvents", "SIPCore", "SIPSyntax"], swiftSettings: swiftSettings),
         .testTarget(name: "PresenceTests", dependencies: ["Presence", "SIPEvents", "SIPSyntax", "XMLSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "ControlChannelTests", dependencies: ["ControlChannel", nioCore, nioPosix], swiftSettings: swiftSettings),
         .testTarget(name: "XMLSupportTests", dependencies: ["XMLSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "StorageTests", dependencies: ["Storage"], swiftSettings: swiftSettings),
         .testTarget(
