@@ -81,49 +81,58 @@ enum ControlFrameCoding {
         return nil
     }
 
-    /// The newline-terminated JSON text of a request.
+    /// The newline-terminated JSON text of a request: `{"id":1,"command":"…","args":{…}}`.
     static func encode(_ request: ControlRequestFrame) throws(ControlError) -> ByteBuffer {
-        try encodeObject(["id": .number(Double(request.id)), "command": .string(request.command), "args": request.args])
+        var buffer = ByteBuffer()
+        buffer.writeString("{\"id\":\(request.id),\"command\":")
+        try write(.string(request.command), to: &buffer)
+        buffer.writeString(",\"args\":")
+        try write(request.args, to: &buffer)
+        buffer.writeString("}\n")
+        return buffer
     }
 
-    /// The newline-terminated JSON text of a response; a value that cannot be written as JSON (NaN, ±∞) becomes
-    /// an `internal` error for the same id, so the client is always answered.
+    /// The newline-terminated JSON text of a response, `id` first; a value that cannot be written as JSON
+    /// (NaN, ±∞) becomes an `internal` error for the same id, so the client is always answered.
     static func encode(_ response: ControlResponseFrame) -> ByteBuffer {
-        let idValue: ControlValue = response.id.map { .number(Double($0)) } ?? .null
-        let object: ControlValue
-        switch response {
-        case .result(_, let result):
-            object = ["id": idValue, "ok": true, "result": result]
-        case .failure(_, let error):
-            object = ["id": idValue, "ok": false, "error": ["code": .string(error.code.rawValue), "message": .string(error.message)]]
-        case .event(_, let event):
-            object = ["id": idValue, "event": event]
-        case .end:
-            object = ["id": idValue, "end": true]
-        }
+        var buffer = ByteBuffer()
+        buffer.writeString("{\"id\":\(response.id.map(String.init) ?? "null"),")
+        let prefixLength = buffer.writerIndex
         do {
-            return try encodeObject(object)
+            switch response {
+            case .result(_, let result):
+                buffer.writeString("\"ok\":true,\"result\":")
+                try write(result, to: &buffer)
+            case .failure(_, let error):
+                try writeError(error, to: &buffer)
+            case .event(_, let event):
+                buffer.writeString("\"event\":")
+                try write(event, to: &buffer)
+            case .end:
+                buffer.writeString("\"end\":true")
+            }
         } catch {
-            let fallback: ControlValue = [
-                "id": idValue, "ok": false,
-                "error": ["code": .string(ControlError.Code.internalError.rawValue), "message": .string(error.message)],
-            ]
-            return (try? encodeObject(fallback)) ?? ByteBuffer(string: "{\"id\":null,\"ok\":false}\n")
+            buffer.moveWriterIndex(to: prefixLength)
+            try? writeError(error, to: &buffer)
         }
+        buffer.writeString("}\n")
+        return buffer
     }
 
-    private static func encodeObject(_ object: ControlValue) throws(ControlError) -> ByteBuffer {
-        let data: Data
+    private static func writeError(_ error: ControlError, to buffer: inout ByteBuffer) throws(ControlError) {
+        buffer.writeString("\"ok\":false,\"error\":")
+        try write(["code": .string(error.code.rawValue), "message": .string(error.message)], to: &buffer)
+    }
+
+    /// Appends the compact JSON text of `value` (object keys sorted, so output is stable).
+    private static func write(_ value: ControlValue, to buffer: inout ByteBuffer) throws(ControlError) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         do {
-            data = try JSONEncoder().encode(object)
+            buffer.writeBytes(try encoder.encode(value))
         } catch {
             throw ControlError(.internalError, "the result cannot be written as JSON (\(describe(error)))")
         }
-        var buffer = ByteBuffer()
-        buffer.reserveCapacity(data.count + 1)
-        buffer.writeBytes(data)
-        buffer.writeInteger(UInt8(ascii: "\n"))
-        return buffer
     }
 
     private static func describe(_ error: any Error) -> String {

@@ -244,11 +244,14 @@ public final class ControlServer: Sendable {
                             case .request(let request):
                                 if let task = await session.start(request) {
                                     group.addTask {
-                                        await withTaskCancellationHandler {
+                                        let final = await withTaskCancellationHandler {
                                             await task.value
                                         } onCancel: {
                                             task.cancel()
                                         }
+                                        // Written from here, not from the request's task: a cancelled task's
+                                        // writes are dropped, and a client that cancelled still gets the answer.
+                                        await session.send(final)
                                     }
                                 }
                             }
@@ -275,7 +278,7 @@ final class ControlSession: Sendable {
     private let inProgress = NIOLockedValueBox<[Int: Request]>([:])
 
     private struct Request {
-        var task: Task<Void, Never>?
+        var task: Task<ControlResponseFrame, Never>?
         var cancelledByClient = false
     }
 
@@ -300,8 +303,9 @@ final class ControlSession: Sendable {
         }
     }
 
-    /// Begins `request`; returns the task running it, or nil when it was answered at once.
-    func start(_ request: ControlRequestFrame) async -> Task<Void, Never>? {
+    /// Begins `request`; returns the task running it (its value is the final frame to send), or nil when the
+    /// request was answered at once.
+    func start(_ request: ControlRequestFrame) async -> Task<ControlResponseFrame, Never>? {
         switch request.command {
         case "control.cancel":
             await send(cancel(request))
@@ -348,7 +352,7 @@ final class ControlSession: Sendable {
         guard let target = request.args["id"]?.intValue else {
             return .failure(id: request.id, ControlError(.invalidArguments, "control.cancel needs an integer 'id' of the request to cancel"))
         }
-        let task = inProgress.withLockedValue { table -> Task<Void, Never>?? in
+        let task = inProgress.withLockedValue { table -> Task<ControlResponseFrame, Never>?? in
             guard table[target] != nil else { return .none }
             table[target]?.cancelledByClient = true
             return .some(table[target]?.task)
@@ -358,7 +362,8 @@ final class ControlSession: Sendable {
         return .result(id: request.id, ["cancelled": true])
     }
 
-    private func execute(_ request: ControlRequestFrame, _ entry: ControlCommandRegistry.Entry) async {
+    /// Runs the handler; returns the frame that ends the request (result, end, or error).
+    private func execute(_ request: ControlRequestFrame, _ entry: ControlCommandRegistry.Entry) async -> ControlResponseFrame {
         var logger = self.logger
         logger[metadataKey: "control.command"] = "\(request.command)"
         logger[metadataKey: "control.request.id"] = "\(request.id)"
@@ -387,7 +392,7 @@ final class ControlSession: Sendable {
             final = .failure(id: request.id, describe(error, request: request))
         }
         inProgress.withLockedValue { _ = $0.removeValue(forKey: request.id) }
-        await send(final)
+        return final
     }
 
     private func describe(_ error: any Error, request: ControlRequestFrame) -> ControlError {
