@@ -1,3 +1,4 @@
+public import ControlChannel
 import Foundation
 public import Logging
 import NIOCore
@@ -15,6 +16,10 @@ public final class SMFNode: Sendable {
     public let configuration: NodeConfiguration
     public let transport: SIPTransport
     public let userAgent: SIPUserAgentCore
+    /// The commands `smf` can send this node through `<data>/control.sock`; modules register theirs here.
+    public let control: ControlCommandRegistry
+    let controlServer: ControlServer
+    let startedAt: ContinuousClock.Instant
     private let logger: Logger
     private let group: ServiceGroup
 
@@ -39,16 +44,32 @@ public final class SMFNode: Sendable {
         transportConfiguration.timers = configuration.timers
         transportConfiguration.userAgent = SMFVersion.productToken
         self.transport = SIPTransport(configuration: transportConfiguration, handler: userAgent, eventLoopGroup: eventLoopGroup, logger: logger)
+        self.startedAt = ContinuousClock.now
+        self.control = ControlCommandRegistry()
+        self.controlServer = ControlServer(dataDirectory: configuration.dataDirectory, registry: control, eventLoopGroup: eventLoopGroup, logger: logger)
         self.group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [.init(service: transport), .init(service: ReadinessService(transport: transport, onReady: onReady))],
+                services: [
+                    .init(service: transport),
+                    .init(service: ControlService(server: controlServer)),
+                    .init(service: ReadinessService(transport: transport, onReady: onReady)),
+                ],
                 gracefulShutdownSignals: gracefulShutdownSignals,
                 logger: logger
             )
         )
+        do {
+            try registerNodeCommands()
+        } catch {
+            logger.error("cannot register the node's control commands", metadata: ["smf.error": "\(error)"])
+        }
     }
 
-    /// Creates the data directory if missing and binds the SIP listeners; returns the bound addresses.
+    /// Creates the data directory if missing, opens the control socket and binds the SIP listeners; returns the
+    /// bound addresses.
+    ///
+    /// The control socket comes first, so a second node on the same data directory fails with "another smf node
+    /// is running with data dir X" before it touches any port.
     @discardableResult
     public func start() async throws -> [SIPListenAddress] {
         do {
@@ -57,8 +78,14 @@ public final class SMFNode: Sendable {
             throw SMFNodeError(problem: "cannot create data directory \(configuration.dataDirectory): \(error.localizedDescription)")
         }
         do {
+            try await controlServer.bind()
+        } catch {
+            throw SMFNodeError(problem: error.message)
+        }
+        do {
             return try await transport.bind()
         } catch {
+            await controlServer.close()
             throw SMFNodeError(problem: "cannot open SIP listeners \(configuration.listeners.map(\.description).joined(separator: " ")): \(error)")
         }
     }

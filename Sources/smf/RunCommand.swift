@@ -62,7 +62,7 @@ struct RunCommand: AsyncParsableCommand {
         do {
             try await node.start()
         } catch {
-            logger.error("node failed to start", metadata: ["smf.error": "\(error)"])
+            FileHandle.standardError.write(Data("smf run: \(error)\n".utf8))
             throw ExitCode(1)
         }
         try await node.run()

@@ -8,7 +8,7 @@ struct SMF: AsyncParsableCommand {
         commandName: "smf",
         abstract: "Service Management Framework for M2M communities over SIP.",
         version: SMFVersion.current,
-        subcommands: [RunCommand.self, OptionsCommand.self, DemoCommand.self]
+        subcommands: [RunCommand.self, StatusCommand.self, OptionsCommand.self, DemoCommand.self]
     )
 }
 
