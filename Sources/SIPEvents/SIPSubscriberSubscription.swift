@@ -365,7 +365,8 @@ public struct SIPSubscriberSubscription: Hashable, Sendable {
         reason: SIPSubscriptionTerminationReason?, retryAfter: Int?, now: SIPEventInstant,
         using generator: inout some RandomNumberGenerator
     ) -> [SIPSubscriberAction] {
-        guard usages.isEmpty, !initialOutstanding, !isFinished else { return [] }
+        guard usages.isEmpty, !isFinished else { return [] }
+        initialOutstanding = false
         if isUnsubscribing { return finish(.unsubscribed) }
         if let reason, !reason.allowsRetry { return finish(.terminated(reason)) }
         let delay: Duration
