@@ -55,7 +55,7 @@ let package = Package(
             dependencies: ["SIPSyntax", "SIPCore", nioCore, nioPosix, logging, serviceLifecycle],
             swiftSettings: swiftSettings
         ),
-        .target(name: "SIPEvents", dependencies: ["SIPSyntax", "SIPCore"], swiftSettings: swiftSettings),
+        .target(name: "SIPEvents", dependencies: ["SIPSyntax", "SIPCore", nioCore], swiftSettings: swiftSettings),
         .target(name: "Presence", dependencies: ["SIPEvents", "SIPSyntax", "XMLSupport"], swiftSettings: swiftSettings),
         .target(name: "ControlChannel", dependencies: [nioCore, nioPosix, logging], swiftSettings: swiftSettings),
         .target(name: "XMLSupport", dependencies: ["CLibXML2"], swiftSettings: swiftSettings),
