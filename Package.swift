@@ -56,13 +56,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "SIPEvents", dependencies: ["SIPSyntax", "SIPCore", nioCore], swiftSettings: swiftSettings),
+        .target(
+            name: "SIPEndpoint",
+            dependencies: ["SIPSyntax", "SIPCore", "SIPEvents", "SIPTransport", nioCore, logging],
+            swiftSettings: swiftSettings
+        ),
         .target(name: "Presence", dependencies: ["SIPEvents", "SIPSyntax", "XMLSupport"], swiftSettings: swiftSettings),
         .target(name: "ControlChannel", dependencies: [nioCore, nioPosix, logging], swiftSettings: swiftSettings),
         .target(name: "XMLSupport", dependencies: ["CLibXML2"], swiftSettings: swiftSettings),
-        .target(name: "Storage", dependencies: [grdb, logging], swiftSettings: swiftSettings),
+        .target(name: "Storage", dependencies: [grdb, logging, "SIPEndpoint"], swiftSettings: swiftSettings),
         .target(
             name: "SMFNode",
-            dependencies: ["SIPSyntax", "SIPCore", "SIPTransport", "SIPEvents", "Presence", "Storage", "XMLSupport", "ControlChannel", nioCore, nioPosix, logging, serviceLifecycle, unixSignals],
+            dependencies: ["SIPSyntax", "SIPCore", "SIPTransport", "SIPEvents", "SIPEndpoint", "Presence", "Storage", "XMLSupport", "ControlChannel", nioCore, nioPosix, logging, serviceLifecycle, unixSignals],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -81,6 +86,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "SIPEventsTests", dependencies: ["SIPEvents", "SIPCore", "SIPSyntax"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SIPEndpointTests",
+            dependencies: ["SIPEndpoint", "SIPEvents", "SIPTransport", "SIPCore", "SIPSyntax", nioCore, nioPosix, logging],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "PresenceTests", dependencies: ["Presence", "SIPEvents", "SIPSyntax", "XMLSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ControlChannelTests", dependencies: ["ControlChannel", nioCore, nioPosix], swiftSettings: swiftSettings),
         .testTarget(name: "XMLSupportTests", dependencies: ["XMLSupport"], swiftSettings: swiftSettings),
