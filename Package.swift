@@ -98,7 +98,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["SMFNode", "SIPTransport", "SIPCore", "SIPSyntax", nioCore, nioPosix, logging],
-            exclude: ["sipp"],
+            exclude: ["sipp", "kamailio"],
             swiftSettings: swiftSettings
         ),
     ]
