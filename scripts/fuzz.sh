@@ -47,10 +47,10 @@ status=$?
 set -e
 after=$(find "$artifacts" -maxdepth 1 -type f \( -name 'crash-*' -o -name 'oom-*' -o -name 'timeout-*' -o -name 'leak-*' \) | wc -l)
 
-executions=$(grep -E '^stat::number_of_executed_units:' "$artifacts/fuzz.log" | awk '{print $2}' | tail -1)
-per_second=$(grep -E '^stat::average_exec_per_sec:' "$artifacts/fuzz.log" | awk '{print $2}' | tail -1)
+executions=$(grep -E '^stat::number_of_executed_units:' "$artifacts/fuzz.log" | awk '{print $2}' | tail -1 || true)
+per_second=$(grep -E '^stat::average_exec_per_sec:' "$artifacts/fuzz.log" | awk '{print $2}' | tail -1 || true)
 if [ -z "$executions" ]; then  # fork mode prints "#N: cov: … exec/s: E …" status lines instead
-  last=$(grep -E '^#[0-9]+: cov:' "$artifacts/fuzz.log" | tail -1)
+  last=$(grep -E '^#[0-9]+: cov:' "$artifacts/fuzz.log" | tail -1 || true)
   executions=$(sed -E 's/^#([0-9]+):.*/\1/' <<<"$last")
   per_second=$(sed -nE 's/.*exec\/s: ([0-9]+).*/\1/p' <<<"$last")
 fi
@@ -64,6 +64,6 @@ echo "fuzz.crashes $new_crashes"
 if [ "$status" -ne 0 ] || [ "$new_crashes" -gt 0 ]; then
   grep -E 'Fatal error|ERROR: AddressSanitizer|ERROR: libFuzzer|SUMMARY' "$artifacts/fuzz.log" | head -5 >&2 || true
   find "$artifacts" -maxdepth 1 -type f -newer "$artifacts/build.log" \
-    \( -name 'crash-*' -o -name 'oom-*' -o -name 'timeout-*' -o -name 'leak-*' \) -printf 'fuzz: saved %p\n' >&2
+    \( -name 'crash-*' -o -name 'oom-*' -o -name 'timeout-*' -o -name 'leak-*' \) -printf 'fuzz: saved %p\n' >&2 || true
   exit 1
 fi
