@@ -727,6 +727,9 @@ public actor SIPEndpoint {
         var response: SIPResponse?
         let isFetch = subscribers[id]?.isFetch ?? false
         for action in actions {
+            // Once the subscription is forgotten (a fetch got its NOTIFY), what follows is moot:
+            // for a fetch that would be a fresh SUBSCRIBE after `terminated;reason=timeout`.
+            guard subscribers[id] != nil else { break }
             if isFetch {
                 switch action {
                 case .scheduleTimer(.refresh, _), .scheduleTimer(.expiry, _):
