@@ -18,7 +18,7 @@ public struct SIPCSeq: Hashable, Sendable, CustomStringConvertible, LosslessStri
     /// `"4711 INVITE"`.
     public var description: String { "\(sequence) \(method.rawValue)" }
 
-    static func parse(_ bytes: ArraySlice<UInt8>) -> SIPCSeq? {
+    static func parse<B: SIPByteSlice>(_ bytes: B) -> SIPCSeq? {
         let trimmed = SIPGrammar.trimmed(bytes)
         var i = trimmed.startIndex
         while i < trimmed.endIndex && SIPGrammar.isDigit(trimmed[i]) { i += 1 }

@@ -42,16 +42,14 @@ enum SIPGrammar {
 
     /// `token` characters: alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~"
     /// (RFC 3261 §25.1).
-    static func isTokenChar(_ byte: UInt8) -> Bool { tokenTable[Int(byte)] }
-
-    private static let tokenTable: [Bool] = {
-        var table = [Bool](repeating: false, count: 256)
-        for byte in UInt8(0x30)...0x39 { table[Int(byte)] = true }
-        for byte in UInt8(0x41)...0x5A { table[Int(byte)] = true }
-        for byte in UInt8(0x61)...0x7A { table[Int(byte)] = true }
-        for byte in "-.!%*_+`'~".utf8 { table[Int(byte)] = true }
-        return table
-    }()
+    @inline(__always)
+    static func isTokenChar(_ byte: UInt8) -> Bool {
+        switch byte {
+        case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: return true
+        case 0x2D, 0x2E, 0x21, 0x25, 0x2A, 0x5F, 0x2B, 0x60, 0x27, 0x7E: return true  // - . ! % * _ + ` ' ~
+        default: return false
+        }
+    }
 
     /// Whether every byte is a `token` character and there is at least one.
     static func isToken<C: Collection<UInt8>>(_ bytes: C) -> Bool {
@@ -70,14 +68,14 @@ enum SIPGrammar {
     }
 
     /// The index after leading white space.
-    static func skipWhitespace(_ bytes: ArraySlice<UInt8>, from index: Int) -> Int {
+    static func skipWhitespace<B: SIPByteSlice>(_ bytes: B, from index: Int) -> Int {
         var i = index
         while i < bytes.endIndex && isWhitespace(bytes[i]) { i += 1 }
         return i
     }
 
     /// The slice without leading and trailing white space.
-    static func trimmed(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+    static func trimmed<B: SIPByteSlice>(_ bytes: B) -> B {
         var start = bytes.startIndex
         var end = bytes.endIndex
         while start < end && isWhitespace(bytes[start]) { start += 1 }
@@ -88,12 +86,13 @@ enum SIPGrammar {
     /// Makes a `String` from UTF-8 bytes (invalid sequences become U+FFFD).
     @inline(__always)
     static func string<C: Collection<UInt8>>(_ bytes: C) -> String {
-        String(decoding: bytes, as: UTF8.self)
+        bytes.withContiguousStorageIfAvailable { String(decoding: $0, as: UTF8.self) }
+            ?? String(decoding: bytes, as: UTF8.self)
     }
 
     /// Index of the closing quote of a quoted-string whose opening quote is at `open`, honouring
     /// `\` escapes (RFC 3261 §25.1 quoted-pair); `nil` when it is not closed.
-    static func closingQuote(_ bytes: ArraySlice<UInt8>, openingAt open: Int) -> Int? {
+    static func closingQuote<B: SIPByteSlice>(_ bytes: B, openingAt open: Int) -> Int? {
         var i = open + 1
         while i < bytes.endIndex {
             switch bytes[i] {
@@ -107,10 +106,10 @@ enum SIPGrammar {
 
     /// Splits at `separator` bytes that are outside quoted strings and (optionally) outside `<...>`.
     /// Returns `nil` when a quoted string or angle bracket is not closed.
-    static func split(
-        _ bytes: ArraySlice<UInt8>, separator: UInt8, respectingAngles: Bool = true
-    ) -> [ArraySlice<UInt8>]? {
-        var parts: [ArraySlice<UInt8>] = []
+    static func split<B: SIPByteSlice>(
+        _ bytes: B, separator: UInt8, respectingAngles: Bool = true
+    ) -> [B]? {
+        var parts: [B] = []
         var start = bytes.startIndex
         var i = bytes.startIndex
         var inAngles = false
@@ -133,6 +132,32 @@ enum SIPGrammar {
         if inAngles { return nil }
         parts.append(bytes[start..<bytes.endIndex])
         return parts
+    }
+
+    /// The next part of a list split at `separator` outside quoted strings and `<...>`, starting at
+    /// `from`: the part and the index after its separator (`endIndex + 1` after the last part).
+    /// `nil` when a quoted string or angle bracket is not closed.
+    static func nextPart<B: SIPByteSlice>(_ bytes: B, from: Int, separator: UInt8) -> (part: B, next: Int)? {
+        var i = from
+        var inAngles = false
+        while i < bytes.endIndex {
+            let byte = bytes[i]
+            if byte == quote && !inAngles {
+                guard let close = closingQuote(bytes, openingAt: i) else { return nil }
+                i = close + 1
+                continue
+            }
+            if byte == lessThan {
+                inAngles = true
+            } else if byte == greaterThan {
+                inAngles = false
+            } else if byte == separator && !inAngles {
+                return (bytes[from..<i], i + 1)
+            }
+            i += 1
+        }
+        if inAngles { return nil }
+        return (bytes[from..<bytes.endIndex], bytes.endIndex + 1)
     }
 
     /// Parses a non-negative decimal integer made only of digits, rejecting overflow.
@@ -206,3 +231,11 @@ enum SIPGrammar {
         return out
     }
 }
+
+/// A contiguous run of bytes that slices to its own type: `ArraySlice<UInt8>` for strings given to
+/// the public initialisers, `Slice<UnsafeBufferPointer<UInt8>>` inside the message parser (no
+/// reference counting on the hot path).
+protocol SIPByteSlice: RandomAccessCollection where Element == UInt8, Index == Int, SubSequence == Self {}
+
+extension ArraySlice<UInt8>: SIPByteSlice {}
+extension Slice<UnsafeBufferPointer<UInt8>>: SIPByteSlice {}

@@ -5,6 +5,23 @@ enum SIPHeaderNames {
         let bytes: [UInt8]
         let spelling: String
         let canonical: String
+        let code: Int
+    }
+
+    /// Codes for the headers the parser checks (see `SIPParser.Checked`); -1 for any other.
+    static func code(canonical: String) -> Int {
+        switch canonical {
+        case "via": 0
+        case "cseq": 1
+        case "call-id": 2
+        case "from": 3
+        case "to": 4
+        case "max-forwards": 5
+        case "content-length": 6
+        case "contact": 7
+        case "date": 8
+        default: -1
+        }
     }
 
     /// Known names indexed by their byte length.
@@ -23,17 +40,19 @@ enum SIPHeaderNames {
         var table = [[Entry]](repeating: [], count: 32)
         for spelling in spellings {
             let bytes = Array(spelling.utf8)
-            table[bytes.count].append(Entry(bytes: bytes, spelling: spelling, canonical: spelling.lowercased()))
+            let canonical = spelling.lowercased()
+            table[bytes.count].append(Entry(bytes: bytes, spelling: spelling, canonical: canonical, code: code(canonical: canonical)))
         }
         return table
     }()
 
     /// The name as received and its canonical (lower-case long) form.
-    static func intern(_ bytes: ArraySlice<UInt8>) -> (name: String, canonical: String) {
+    static func intern<B: SIPByteSlice>(_ bytes: B) -> (name: String, canonical: String, code: Int) {
         let count = bytes.count
         if count == 1 {
             let name = SIPGrammar.string(bytes)
-            return (name, SIPHeaders.canonicalName(name))
+            let canonical = SIPHeaders.canonicalName(name)
+            return (name, canonical, code(canonical: canonical))
         }
         if count < byLength.count {
             for entry in byLength[count] {
@@ -52,11 +71,12 @@ enum SIPHeaderNames {
                     j += 1
                 }
                 if matches {
-                    return (exact ? entry.spelling : SIPGrammar.string(bytes), entry.canonical)
+                    return (exact ? entry.spelling : SIPGrammar.string(bytes), entry.canonical, entry.code)
                 }
             }
         }
         let name = SIPGrammar.string(bytes)
-        return (name, SIPHeaders.canonicalName(name))
+        let canonical = SIPHeaders.canonicalName(name)
+        return (name, canonical, code(canonical: canonical))
     }
 }

@@ -49,15 +49,15 @@ public struct SIPNameAddress: Hashable, Sendable, CustomStringConvertible, Lossl
 
     // MARK: - Parsing
 
-    static func parse(_ input: ArraySlice<UInt8>) -> SIPNameAddress? {
+    static func parse<B: SIPByteSlice>(_ input: B, materialize: Bool = true) -> SIPNameAddress? {
         let bytes = SIPGrammar.trimmed(input)
         guard let first = bytes.first else { return nil }
         var displayName: String?
-        var uriBytes: ArraySlice<UInt8>
-        var rest: ArraySlice<UInt8>
+        var uriBytes: B
+        var rest: B
         if first == SIPGrammar.quote {
             guard let close = SIPGrammar.closingQuote(bytes, openingAt: bytes.startIndex) else { return nil }
-            displayName = SIPGrammar.unquoted(SIPGrammar.string(bytes[bytes.startIndex...close]))
+            if materialize { displayName = SIPGrammar.unquoted(SIPGrammar.string(bytes[bytes.startIndex...close])) }
             let open = SIPGrammar.skipWhitespace(bytes, from: close + 1)
             guard open < bytes.endIndex, bytes[open] == SIPGrammar.lessThan else { return nil }
             guard let end = bytes[open...].firstIndex(of: SIPGrammar.greaterThan) else { return nil }
@@ -68,7 +68,7 @@ public struct SIPNameAddress: Hashable, Sendable, CustomStringConvertible, Lossl
             if !name.isEmpty {
                 // *(token LWS): tokens separated by white space.
                 guard name.allSatisfy({ SIPGrammar.isTokenChar($0) || SIPGrammar.isWhitespace($0) }) else { return nil }
-                displayName = SIPGrammar.string(name)
+                if materialize { displayName = SIPGrammar.string(name) }
             }
             guard let end = bytes[open...].firstIndex(of: SIPGrammar.greaterThan) else { return nil }
             uriBytes = bytes[(open + 1)..<end]
@@ -81,8 +81,8 @@ public struct SIPNameAddress: Hashable, Sendable, CustomStringConvertible, Lossl
             guard !uriBytes.contains(where: { $0 == SIPGrammar.comma || $0 == SIPGrammar.question }) else { return nil }
         }
         // Inside angle brackets no white space is allowed around the URI (RFC 4475 §3.1.2.14).
-        guard let uri = try? SIPURI.parse(uriBytes) else { return nil }
-        guard let parameters = SIPParameters.parse(rest) else { return nil }
+        guard let uri = try? SIPURI.parse(uriBytes, materialize: materialize) else { return nil }
+        guard let parameters = SIPParameters.parse(rest, materialize: materialize) else { return nil }
         return SIPNameAddress(displayName: displayName, uri: uri, parameters: parameters)
     }
 }

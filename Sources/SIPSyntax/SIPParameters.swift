@@ -110,43 +110,62 @@ public struct SIPParameters: Hashable, Sendable, Sequence, ExpressibleByArrayLit
 
     /// Parses `;a=b;c` (the leading `;` is required for each parameter). White space around `;` and
     /// `=` is allowed (RFC 3261 §25.1 SEMI, EQUAL). Values may be quoted strings. Returns `nil` on
-    /// a malformed list (empty name, name that is not a token, unterminated quote).
-    static func parse(_ bytes: ArraySlice<UInt8>, allowQuotedValues: Bool = true) -> SIPParameters? {
+    /// a malformed list (empty name, name that is not a token, unterminated quote). With
+    /// `materialize` false it only checks the syntax and returns an empty list.
+    static func parse<B: SIPByteSlice>(
+        _ bytes: B, allowQuotedValues: Bool = true, materialize: Bool = true
+    ) -> SIPParameters? {
         var result = SIPParameters()
-        let trimmedBytes = SIPGrammar.trimmed(bytes)
-        if trimmedBytes.isEmpty { return result }
-        guard trimmedBytes.first == SIPGrammar.semicolon else { return nil }
-        guard let parts = SIPGrammar.split(trimmedBytes.dropFirst(), separator: SIPGrammar.semicolon, respectingAngles: false)
-        else { return nil }
-        result.parameters.reserveCapacity(parts.count)
-        for part in parts {
-            let name: ArraySlice<UInt8>
-            var value: ArraySlice<UInt8>?
-            if let eq = part.firstIndex(of: SIPGrammar.equals) {
-                name = SIPGrammar.trimmed(part[part.startIndex..<eq])
-                value = SIPGrammar.trimmed(part[(eq + 1)..<part.endIndex])
-            } else {
-                name = SIPGrammar.trimmed(part)
+        var i = SIPGrammar.skipWhitespace(bytes, from: bytes.startIndex)
+        while i < bytes.endIndex {
+            guard bytes[i] == SIPGrammar.semicolon else { return nil }
+            i += 1
+            // Find the end of this parameter: the next ";" outside a quoted string.
+            var end = i
+            var equals: Int?
+            while end < bytes.endIndex {
+                let byte = bytes[end]
+                if byte == SIPGrammar.semicolon { break }
+                if byte == SIPGrammar.equals && equals == nil {
+                    equals = end
+                } else if byte == SIPGrammar.quote {
+                    guard equals != nil, allowQuotedValues, let close = SIPGrammar.closingQuote(bytes, openingAt: end) else {
+                        return nil
+                    }
+                    end = close
+                }
+                end += 1
             }
-            guard isParameterName(name) else { return nil }
-            if let v = value {
+            let name: B
+            var value: B?
+            if let eq = equals {
+                name = SIPGrammar.trimmed(bytes[i..<eq])
+                let v = SIPGrammar.trimmed(bytes[(eq + 1)..<end])
                 if v.first == SIPGrammar.quote {
-                    guard allowQuotedValues, let close = SIPGrammar.closingQuote(v, openingAt: v.startIndex),
-                        close == v.endIndex - 1
-                    else { return nil }
-                } else {
-                    guard !v.contains(where: SIPGrammar.isWhitespace) else { return nil }
+                    guard let close = SIPGrammar.closingQuote(v, openingAt: v.startIndex), close == v.endIndex - 1 else {
+                        return nil
+                    }
+                } else if v.contains(where: SIPGrammar.isWhitespace) || v.contains(SIPGrammar.quote) {
+                    return nil
                 }
                 value = v
+            } else {
+                name = SIPGrammar.trimmed(bytes[i..<end])
             }
-            result.parameters.append(Parameter(name: SIPGrammar.string(name), value: value.map(SIPGrammar.string)))
+            guard isParameterName(name) else { return nil }
+            if materialize {
+                var valueString: String?
+                if let value { valueString = SIPGrammar.string(value) }
+                result.parameters.append(Parameter(name: SIPGrammar.string(name), value: valueString))
+            }
+            i = end
         }
         return result
     }
 
     /// Parameter names are tokens; URI parameter names may also carry `[`, `]`, `/`, `:`, `&`, `$`
     /// and escapes (`paramchar`, RFC 3261 §25.1), so anything printable except separators is taken.
-    private static func isParameterName(_ name: ArraySlice<UInt8>) -> Bool {
+    private static func isParameterName<B: SIPByteSlice>(_ name: B) -> Bool {
         !name.isEmpty && name.allSatisfy { SIPGrammar.isURIChar($0) && $0 != SIPGrammar.semicolon && $0 != SIPGrammar.equals && $0 != SIPGrammar.comma }
     }
 }

@@ -41,11 +41,19 @@ public struct SIPParser: Sendable {
         guard datagram.readableBytes <= limits.maxMessageBytes else {
             throw SIPParseError(kind: .messageTooLarge, reason: "Message Too Large", statusCode: 513)
         }
-        let bytes = Array(datagram.readableBytesView)
-        guard let head = try parseHead(bytes[...]) else {
+        let parsed: Result<(Head, Int)?, SIPParseError> = datagram.withUnsafeReadableBytes { raw in
+            let bytes = UnsafeBufferPointer(start: raw.baseAddress?.assumingMemoryBound(to: UInt8.self), count: raw.count)
+            do throws(SIPParseError) {
+                guard let head = try parseHead(bytes[...]) else { return .success(nil) }
+                return .success((head, bytes.count))
+            } catch {
+                return .failure(error)
+            }
+        }
+        guard let (head, count) = try parsed.get() else {
             throw SIPParseError(kind: .truncated, reason: "Bad Request - Message ends inside the header section")
         }
-        let available = bytes.count - head.bodyStart
+        let available = count - head.bodyStart
         var bodyLength = available
         if let declared = head.contentLength {
             guard declared <= available else {
@@ -95,7 +103,7 @@ public struct SIPParser: Sendable {
 
     /// Index just past the blank line that ends the header section, searching from `from`, or `nil`.
     /// Accepts CRLF CRLF and (leniently) LF LF.
-    static func headerEnd(_ bytes: ArraySlice<UInt8>, from: Int) -> Int? {
+    static func headerEnd<B: SIPByteSlice>(_ bytes: B, from: Int) -> Int? {
         var i = Swift.max(from, bytes.startIndex)
         while i < bytes.endIndex {
             if bytes[i] == SIPGrammar.lf {
@@ -111,13 +119,14 @@ public struct SIPParser: Sendable {
     }
 
     /// Which checked header a field is.
+    /// Which checked header a field is; the raw values give the order of the checks.
     private enum Checked: Int {
         case via, cseq, callID, from, to, maxForwards, contentLength, contact, date
     }
 
     /// Parses the start line and header section. Returns `nil` when the bytes end before the blank
     /// line; throws when the head is malformed.
-    func parseHead(_ bytes: ArraySlice<UInt8>) throws(SIPParseError) -> Head? {
+    func parseHead<B: SIPByteSlice>(_ bytes: B) throws(SIPParseError) -> Head? {
         var i = bytes.startIndex
         // Leading CRLFs before the start line are ignored (RFC 3261 §7.5).
         while i < bytes.endIndex && (bytes[i] == SIPGrammar.cr || bytes[i] == SIPGrammar.lf) { i += 1 }
@@ -131,12 +140,12 @@ public struct SIPParser: Sendable {
 
         var headers = SIPHeaders()
         headers.reserveCapacity(16)
-        var checked: [(Checked, ArraySlice<UInt8>)] = []
+        var checked: [(Checked, CheckedValue<B>)] = []
         checked.reserveCapacity(12)
 
         // The header being assembled: name bytes and value bytes (a slice, or a scratch copy when folded).
-        var pendingName: ArraySlice<UInt8>?
-        var pendingValue: ArraySlice<UInt8> = []
+        var pendingName: B?
+        var pendingValue: B = bytes[bytes.startIndex..<bytes.startIndex]
         var folded: [UInt8]?
         var bodyStart: Int?
 
@@ -165,7 +174,7 @@ public struct SIPParser: Sendable {
                 continue
             }
             if let name = pendingName {
-                try finishField(name: name, value: folded.map { $0[...] } ?? pendingValue, into: &headers, checked: &checked)
+                try finishField(name: name, value: pendingValue, folded: folded, into: &headers, checked: &checked)
             }
             guard let colon = line.firstIndex(of: SIPGrammar.colon) else {
                 throw SIPParseError(kind: .malformedHeader, reason: "Bad Request - Header line without colon")
@@ -183,7 +192,7 @@ public struct SIPParser: Sendable {
             folded = nil
         }
         if let name = pendingName {
-            try finishField(name: name, value: folded.map { $0[...] } ?? pendingValue, into: &headers, checked: &checked)
+            try finishField(name: name, value: pendingValue, folded: folded, into: &headers, checked: &checked)
         }
         guard let bodyStart else { return nil }
 
@@ -208,35 +217,38 @@ public struct SIPParser: Sendable {
         }
     }
 
-    private func finishField(
-        name: ArraySlice<UInt8>, value: ArraySlice<UInt8>, into headers: inout SIPHeaders,
-        checked: inout [(Checked, ArraySlice<UInt8>)]
+    /// A checked header value: a slice of the message, or an unfolded copy.
+    private enum CheckedValue<B: SIPByteSlice> {
+        case borrowed(B)
+        case owned(ArraySlice<UInt8>)
+    }
+
+    private func finishField<B: SIPByteSlice>(
+        name: B, value: B, folded: [UInt8]?, into headers: inout SIPHeaders,
+        checked: inout [(Checked, CheckedValue<B>)]
     ) throws(SIPParseError) {
         guard headers.count < limits.maxHeaderFields else {
             throw SIPParseError(kind: .tooManyHeaders, reason: "Bad Request - Too many header fields")
         }
-        let trimmedValue = SIPGrammar.trimmed(value)
-        let (nameString, canonical) = SIPHeaderNames.intern(name)
-        headers.append(SIPHeaderField(name: nameString, value: SIPGrammar.string(trimmedValue), canonicalName: canonical))
-        let kind: Checked?
-        switch canonical {
-        case "via": kind = .via
-        case "cseq": kind = .cseq
-        case "call-id": kind = .callID
-        case "from": kind = .from
-        case "to": kind = .to
-        case "max-forwards": kind = .maxForwards
-        case "content-length": kind = .contentLength
-        case "contact": kind = .contact
-        case "date": kind = .date
-        default: kind = nil
+        let trimmedValue: CheckedValue<B>
+        let valueString: String
+        if let folded {
+            trimmedValue = .owned(folded[...])
+            valueString = SIPGrammar.string(folded)
+        } else {
+            let slice = SIPGrammar.trimmed(value)
+            trimmedValue = .borrowed(slice)
+            valueString = SIPGrammar.string(slice)
         }
+        let (nameString, canonical, code) = SIPHeaderNames.intern(name)
+        headers.append(SIPHeaderField(name: nameString, value: valueString, canonicalName: canonical))
+        let kind = Checked(rawValue: code)
         if let kind { checked.append((kind, trimmedValue)) }
     }
 
     /// The end of the line starting at `from` (excluding CR LF) and the start of the next line.
     @inline(__always)
-    private func nextLine(_ bytes: ArraySlice<UInt8>, from: Int) -> (Int, Int)? {
+    private func nextLine<B: SIPByteSlice>(_ bytes: B, from: Int) -> (Int, Int)? {
         var i = from
         while i < bytes.endIndex {
             if bytes[i] == SIPGrammar.lf {
@@ -257,11 +269,12 @@ public struct SIPParser: Sendable {
 
     /// Request-Line = Method SP Request-URI SP SIP-Version (§25.1);
     /// Status-Line = SIP-Version SP Status-Code SP Reason-Phrase.
-    private func parseStartLine(_ line: ArraySlice<UInt8>) -> StartLineResult {
+    private func parseStartLine<B: SIPByteSlice>(_ line: B) -> StartLineResult {
         func fail(_ kind: SIPParseError.Kind, _ reason: String, status: Int = 400, request: Bool) -> StartLineResult {
             .failure(SIPParseError(kind: kind, reason: reason, statusCode: status), isRequest: request)
         }
-        let isResponse = line.count >= 4 && line.prefix(4).elementsEqual("SIP/".utf8)
+        let s = line.startIndex
+        let isResponse = line.count >= 4 && line[s] == 0x53 && line[s + 1] == 0x49 && line[s + 2] == 0x50 && line[s + 3] == 0x2F
         if isResponse {
             guard let sp1 = line.firstIndex(of: SIPGrammar.space) else {
                 return fail(.malformedStartLine, "Malformed status line", request: false)
@@ -314,8 +327,15 @@ public struct SIPParser: Sendable {
     }
 
     /// `nil` for SIP/2.0 (case-insensitive), a 505 error for another SIP version, 400 otherwise.
-    private func versionProblem(_ version: ArraySlice<UInt8>) -> SIPParseError? {
-        if version.count == 7 && zip(version, "SIP/2.0".utf8).allSatisfy({ $0 == $1 || ($0 | 0x20) == $1 }) { return nil }
+    private func versionProblem<B: SIPByteSlice>(_ version: B) -> SIPParseError? {
+        if version.count == 7 {
+            let s = version.startIndex
+            if (version[s] | 0x20) == 0x73, (version[s + 1] | 0x20) == 0x69, (version[s + 2] | 0x20) == 0x70,
+                version[s + 3] == 0x2F, version[s + 4] == 0x32, version[s + 5] == 0x2E, version[s + 6] == 0x30
+            {
+                return nil
+            }
+        }
         let digitsDotDigits = version.dropFirst(4)
         if version.count > 4 && version.prefix(4).elementsEqual("SIP/".utf8),
             let dot = digitsDotDigits.firstIndex(of: 0x2E), dot > digitsDotDigits.startIndex, dot < digitsDotDigits.endIndex - 1,
@@ -329,11 +349,22 @@ public struct SIPParser: Sendable {
     // MARK: - Validation
 
     /// Checks the headers every element relies on; returns the Content-Length when present.
-    private func validate(
-        _ checked: [(Checked, ArraySlice<UInt8>)], startLine: Head.StartLine
+    private func validate<B: SIPByteSlice>(
+        _ checked: [(Checked, CheckedValue<B>)], startLine: Head.StartLine
     ) throws(SIPParseError) -> Int? {
-        var counts = [Int](repeating: 0, count: 9)
-        for (kind, _) in checked { counts[kind.rawValue] += 1 }
+        var counts = (0, 0, 0, 0, 0, 0, 0)  // via, cseq, call-id, from, to, max-forwards, content-length
+        for (kind, _) in checked {
+            switch kind {
+            case .via: counts.0 += 1
+            case .cseq: counts.1 += 1
+            case .callID: counts.2 += 1
+            case .from: counts.3 += 1
+            case .to: counts.4 += 1
+            case .maxForwards: counts.5 += 1
+            case .contentLength: counts.6 += 1
+            case .contact, .date: break
+            }
+        }
         func missing(_ name: String) -> SIPParseError {
             SIPParseError(kind: .missingHeader, reason: "Bad Request - Missing \(name)")
         }
@@ -343,56 +374,27 @@ public struct SIPParser: Sendable {
         func multiple(_ name: String) -> SIPParseError {
             SIPParseError(kind: .invalidHeaderValue, reason: "Bad Request - Multiple \(name) header fields")
         }
-        guard counts[Checked.via.rawValue] > 0 else { throw missing("Via") }
-        guard counts[Checked.cseq.rawValue] > 0 else { throw missing("CSeq") }
-        guard counts[Checked.callID.rawValue] > 0 else { throw missing("Call-ID") }
-        guard counts[Checked.from.rawValue] > 0 else { throw missing("From") }
-        guard counts[Checked.to.rawValue] > 0 else { throw missing("To") }
-        for (kind, name) in [
-            (Checked.cseq, "CSeq"), (.callID, "Call-ID"), (.from, "From"), (.to, "To"), (.maxForwards, "Max-Forwards"),
-            (.contentLength, "Content-Length"),
-        ] where counts[kind.rawValue] > 1 {
-            throw multiple(name)
-        }
+        guard counts.0 > 0 else { throw missing("Via") }
+        guard counts.1 > 0 else { throw missing("CSeq") }
+        guard counts.2 > 0 else { throw missing("Call-ID") }
+        guard counts.3 > 0 else { throw missing("From") }
+        guard counts.4 > 0 else { throw missing("To") }
+        guard counts.1 == 1 else { throw multiple("CSeq") }
+        guard counts.2 == 1 else { throw multiple("Call-ID") }
+        guard counts.3 == 1 else { throw multiple("From") }
+        guard counts.4 == 1 else { throw multiple("To") }
+        guard counts.5 <= 1 else { throw multiple("Max-Forwards") }
+        guard counts.6 <= 1 else { throw multiple("Content-Length") }
 
         var cseq: SIPCSeq?
         var contentLength: Int?
         // Check in a fixed order so the reported reason does not depend on header order.
-        for wanted in [Checked.via, .cseq, .callID, .from, .to, .maxForwards, .contentLength, .contact, .date] {
+        for order in 0..<9 {
+            let wanted = Checked(rawValue: order) ?? .date
             for (kind, value) in checked where kind == wanted {
-                switch kind {
-                case .via:
-                    guard let parts = SIPGrammar.split(value, separator: SIPGrammar.comma) else { throw invalid("Via") }
-                    for part in parts {
-                        guard SIPVia.parse(part) != nil else { throw invalid("Via") }
-                    }
-                case .cseq:
-                    guard let parsed = SIPCSeq.parse(value) else { throw invalid("CSeq") }
-                    cseq = parsed
-                case .callID:
-                    guard !value.isEmpty, !value.contains(where: SIPGrammar.isWhitespace) else { throw invalid("Call-ID") }
-                case .from:
-                    guard SIPNameAddress.parse(value) != nil else { throw invalid("From") }
-                case .to:
-                    guard SIPNameAddress.parse(value) != nil else { throw invalid("To") }
-                case .maxForwards:
-                    guard SIPGrammar.parseInt(value, max: 255) != nil else { throw invalid("Max-Forwards") }
-                case .contentLength:
-                    guard let length = SIPGrammar.parseInt(value) else {
-                        throw SIPParseError(kind: .invalidHeaderValue, reason: "Bad Request - Invalid Content-Length")
-                    }
-                    contentLength = length
-                case .contact:
-                    if value.count == 1 && value.first == 0x2A { continue }  // "*"
-                    guard let parts = SIPGrammar.split(value, separator: SIPGrammar.comma) else { throw invalid("Contact") }
-                    for part in parts {
-                        guard SIPNameAddress.parse(part) != nil else { throw invalid("Contact") }
-                    }
-                case .date:
-                    // rfc1123-date ends in "GMT", the only zone RFC 3261 §20.17 allows.
-                    guard value.count > 3, value.suffix(3).elementsEqual("GMT".utf8) else {
-                        throw SIPParseError(kind: .invalidHeaderValue, reason: "Bad Request - Date must be in GMT")
-                    }
+                switch value {
+                case .borrowed(let bytes): try check(kind, bytes, cseq: &cseq, contentLength: &contentLength)
+                case .owned(let bytes): try check(kind, bytes, cseq: &cseq, contentLength: &contentLength)
                 }
             }
         }
@@ -400,5 +402,53 @@ public struct SIPParser: Sendable {
             throw SIPParseError(kind: .methodMismatch, reason: "Bad Request - CSeq method does not match request method")
         }
         return contentLength
+    }
+
+    private func check<V: SIPByteSlice>(
+        _ kind: Checked, _ value: V, cseq: inout SIPCSeq?, contentLength: inout Int?
+    ) throws(SIPParseError) {
+        func invalid(_ name: String) -> SIPParseError {
+            SIPParseError(kind: .invalidHeaderValue, reason: "Bad Request - Malformed \(name)")
+        }
+        switch kind {
+        case .via:
+            var at = value.startIndex
+            while at <= value.endIndex {
+                guard let (part, next) = SIPGrammar.nextPart(value, from: at, separator: SIPGrammar.comma),
+                    SIPVia.parse(part, materialize: false) != nil
+                else { throw invalid("Via") }
+                at = next
+            }
+        case .cseq:
+            guard let parsed = SIPCSeq.parse(value) else { throw invalid("CSeq") }
+            cseq = parsed
+        case .callID:
+            guard !value.isEmpty, !value.contains(where: SIPGrammar.isWhitespace) else { throw invalid("Call-ID") }
+        case .from:
+            guard SIPNameAddress.parse(value, materialize: false) != nil else { throw invalid("From") }
+        case .to:
+            guard SIPNameAddress.parse(value, materialize: false) != nil else { throw invalid("To") }
+        case .maxForwards:
+            guard SIPGrammar.parseInt(value, max: 255) != nil else { throw invalid("Max-Forwards") }
+        case .contentLength:
+            guard let length = SIPGrammar.parseInt(value) else {
+                throw SIPParseError(kind: .invalidHeaderValue, reason: "Bad Request - Invalid Content-Length")
+            }
+            contentLength = length
+        case .contact:
+            if value.count == 1 && value.first == 0x2A { return }  // "*"
+            var at = value.startIndex
+            while at <= value.endIndex {
+                guard let (part, next) = SIPGrammar.nextPart(value, from: at, separator: SIPGrammar.comma),
+                    SIPNameAddress.parse(part, materialize: false) != nil
+                else { throw invalid("Contact") }
+                at = next
+            }
+        case .date:
+            // rfc1123-date ends in "GMT", the only zone RFC 3261 §20.17 allows.
+            guard value.count > 3, value.suffix(3).elementsEqual("GMT".utf8) else {
+                throw SIPParseError(kind: .invalidHeaderValue, reason: "Bad Request - Date must be in GMT")
+            }
+        }
     }
 }

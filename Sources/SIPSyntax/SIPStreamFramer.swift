@@ -86,8 +86,17 @@ public struct SIPStreamFramer: Sendable {
             guard headLength <= parser.limits.maxMessageBytes else {
                 throw SIPParseError(kind: .messageTooLarge, reason: "Message Too Large", statusCode: 513)
             }
-            let bytes = buffer.getBytes(at: buffer.readerIndex, length: headLength) ?? []
-            guard let head = try parser.parseHead(bytes[...]) else {
+            let parser = self.parser
+            let parsed: Result<SIPParser.Head?, SIPParseError> = buffer.withUnsafeReadableBytes { raw in
+                let bytes = UnsafeBufferPointer(
+                    start: raw.baseAddress?.assumingMemoryBound(to: UInt8.self), count: Swift.min(headLength, raw.count))
+                do throws(SIPParseError) {
+                    return .success(try parser.parseHead(bytes[...]))
+                } catch {
+                    return .failure(error)
+                }
+            }
+            guard let head = try parsed.get() else {
                 throw SIPParseError(kind: .truncated, reason: "Bad Request - Malformed header section")
             }
             guard let length = head.contentLength else {

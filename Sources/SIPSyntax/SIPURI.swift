@@ -49,6 +49,18 @@ public struct SIPURI: Hashable, Sendable, CustomStringConvertible, LosslessStrin
         self.opaque = nil
     }
 
+    /// Builds an empty URI for the parser without normalising the (already lower-case) scheme.
+    init(parsedScheme: String) {
+        self.scheme = parsedScheme
+        self.user = nil
+        self.password = nil
+        self.host = ""
+        self.port = nil
+        self.parameters = SIPParameters()
+        self.headers = []
+        self.opaque = nil
+    }
+
     /// Parses a URI; `nil` when it is malformed.
     public init?(_ description: String) {
         guard let uri = try? SIPURI(parsing: description) else { return nil }
@@ -148,7 +160,7 @@ public struct SIPURI: Hashable, Sendable, CustomStringConvertible, LosslessStrin
 
     // MARK: - Parsing
 
-    static func parse(_ bytes: ArraySlice<UInt8>) throws(SIPParseError) -> SIPURI {
+    static func parse<B: SIPByteSlice>(_ bytes: B, materialize: Bool = true) throws(SIPParseError) -> SIPURI {
         guard let colon = bytes.firstIndex(of: SIPGrammar.colon), colon > bytes.startIndex else {
             throw .invalidURI("missing scheme")
         }
@@ -156,22 +168,35 @@ public struct SIPURI: Hashable, Sendable, CustomStringConvertible, LosslessStrin
         guard let firstByte = schemeBytes.first, SIPGrammar.isAlpha(firstByte),
             schemeBytes.allSatisfy({ SIPGrammar.isAlpha($0) || SIPGrammar.isDigit($0) || $0 == 0x2B || $0 == 0x2D || $0 == 0x2E })
         else { throw .invalidURI("bad scheme") }
-        let scheme = SIPGrammar.string(schemeBytes).lowercased()
         let rest = bytes[(colon + 1)...]
         guard !rest.isEmpty else { throw .invalidURI("empty after scheme") }
         guard rest.allSatisfy(SIPGrammar.isURIChar) else { throw .invalidURI("character not allowed in URI") }
+        if Self.equalsIgnoringCase(schemeBytes, "sip") { return try parseSIP(scheme: "sip", rest, materialize: materialize) }
+        if Self.equalsIgnoringCase(schemeBytes, "sips") { return try parseSIP(scheme: "sips", rest, materialize: materialize) }
+        let scheme = SIPGrammar.string(schemeBytes).lowercased()
         switch scheme {
-        case "sip", "sips": return try parseSIP(scheme: scheme, rest)
         case "tel": return try parseTel(rest)
         default:
-            var uri = SIPURI(scheme: scheme, host: "")
+            var uri = SIPURI(parsedScheme: scheme)
             uri.opaque = SIPGrammar.string(rest)
             return uri
         }
     }
 
-    private static func parseSIP(scheme: String, _ bytes: ArraySlice<UInt8>) throws(SIPParseError) -> SIPURI {
-        var uri = SIPURI(scheme: scheme, host: "")
+    private static func equalsIgnoringCase<B: SIPByteSlice>(_ bytes: B, _ lower: StaticString) -> Bool {
+        guard bytes.count == lower.utf8CodeUnitCount else { return false }
+        var j = 0
+        for byte in bytes {
+            if (byte | 0x20) != lower.utf8Start[j] { return false }
+            j += 1
+        }
+        return true
+    }
+
+    private static func parseSIP<B: SIPByteSlice>(
+        scheme: String, _ bytes: B, materialize: Bool
+    ) throws(SIPParseError) -> SIPURI {
+        var uri = SIPURI(parsedScheme: scheme)
         var hostStart = bytes.startIndex
         // userinfo ends at the first "@": "@" is not allowed unescaped anywhere else (§25.1).
         if let at = bytes.firstIndex(of: SIPGrammar.at) {
@@ -180,11 +205,11 @@ public struct SIPURI: Hashable, Sendable, CustomStringConvertible, LosslessStrin
             let user = userinfo[userinfo.startIndex..<userEnd]
             guard !user.isEmpty else { throw .invalidURI("empty user part") }
             try checkEscapes(user)
-            uri.user = SIPGrammar.string(user)
+            if materialize { uri.user = SIPGrammar.string(user) }
             if userEnd < userinfo.endIndex {
                 let password = userinfo[(userEnd + 1)...]
                 try checkEscapes(password)
-                uri.password = SIPGrammar.string(password)
+                if materialize { uri.password = SIPGrammar.string(password) }
             }
             hostStart = at + 1
         }
@@ -202,7 +227,7 @@ public struct SIPURI: Hashable, Sendable, CustomStringConvertible, LosslessStrin
             while i < bytes.endIndex, isHostChar(bytes[i]) { i += 1 }
         }
         guard i > hostStart else { throw .invalidURI("empty host") }
-        uri.host = SIPGrammar.string(bytes[hostStart..<i])
+        if materialize { uri.host = SIPGrammar.string(bytes[hostStart..<i]) }
         // port
         if i < bytes.endIndex && bytes[i] == SIPGrammar.colon {
             var end = i + 1
@@ -215,22 +240,21 @@ public struct SIPURI: Hashable, Sendable, CustomStringConvertible, LosslessStrin
         let headersStart = bytes[i...].firstIndex(of: SIPGrammar.question) ?? bytes.endIndex
         if i < headersStart {
             guard bytes[i] == SIPGrammar.semicolon else { throw .invalidURI("unexpected character after host") }
-            guard let parameters = SIPParameters.parse(bytes[i..<headersStart], allowQuotedValues: false) else {
-                throw .invalidURI("bad URI parameter")
-            }
-            for parameter in parameters.parameters {
-                if let value = parameter.value { try checkEscapes(Array(value.utf8)[...]) }
-            }
+            let parameterBytes = bytes[i..<headersStart]
+            guard let parameters = SIPParameters.parse(parameterBytes, allowQuotedValues: false, materialize: materialize)
+            else { throw .invalidURI("bad URI parameter") }
+            try checkEscapes(parameterBytes)
             uri.parameters = parameters
         }
         if headersStart < bytes.endIndex {
-            uri.headers = try parseHeaders(bytes[(headersStart + 1)...])
+            let headers = try parseHeaders(bytes[(headersStart + 1)...])
+            if materialize { uri.headers = headers }
         }
         return uri
     }
 
-    private static func parseTel(_ bytes: ArraySlice<UInt8>) throws(SIPParseError) -> SIPURI {
-        var uri = SIPURI(scheme: "tel", host: "")
+    private static func parseTel<B: SIPByteSlice>(_ bytes: B) throws(SIPParseError) -> SIPURI {
+        var uri = SIPURI(parsedScheme: "tel")
         let end = bytes.firstIndex(of: SIPGrammar.semicolon) ?? bytes.endIndex
         let number = bytes[bytes.startIndex..<end]
         guard !number.isEmpty else { throw .invalidURI("empty telephone number") }
@@ -242,7 +266,7 @@ public struct SIPURI: Hashable, Sendable, CustomStringConvertible, LosslessStrin
         return uri
     }
 
-    private static func parseHeaders(_ bytes: ArraySlice<UInt8>) throws(SIPParseError) -> [Header] {
+    private static func parseHeaders<B: SIPByteSlice>(_ bytes: B) throws(SIPParseError) -> [Header] {
         guard !bytes.isEmpty else { return [] }
         var headers: [Header] = []
         var start = bytes.startIndex
@@ -260,7 +284,7 @@ public struct SIPURI: Hashable, Sendable, CustomStringConvertible, LosslessStrin
     }
 
     /// Rejects a `%` not followed by two hex digits (RFC 3261 §25.1 `escaped`).
-    private static func checkEscapes(_ bytes: ArraySlice<UInt8>) throws(SIPParseError) {
+    private static func checkEscapes<B: SIPByteSlice>(_ bytes: B) throws(SIPParseError) {
         var i = bytes.startIndex
         while i < bytes.endIndex {
             if bytes[i] == SIPGrammar.percent {

@@ -117,26 +117,39 @@ public struct SIPVia: Hashable, Sendable, CustomStringConvertible, LosslessStrin
 
     // MARK: - Parsing
 
+    /// An empty via-parm for validation, without normalising anything.
+    private init(parsedTransport: String, host: String) {
+        self.protocolName = "SIP"
+        self.protocolVersion = "2.0"
+        self.transport = parsedTransport
+        self.host = host
+        self.port = nil
+        self.parameters = SIPParameters()
+    }
+
+    private static func token<B: SIPByteSlice>(_ head: B, _ i: inout Int) -> B? {
+        let start = i
+        while i < head.endIndex && SIPGrammar.isTokenChar(head[i]) { i += 1 }
+        return i > start ? head[start..<i] : nil
+    }
+
+    private static func slash<B: SIPByteSlice>(_ head: B, _ i: inout Int) -> Bool {
+        i = SIPGrammar.skipWhitespace(head, from: i)
+        guard i < head.endIndex, head[i] == SIPGrammar.slash else { return false }
+        i = SIPGrammar.skipWhitespace(head, from: i + 1)
+        return true
+    }
+
     /// Parses `sent-protocol LWS sent-by *( SEMI via-params )`, allowing white space around `/`,
     /// `:` and `;` (RFC 3261 §25.1 SLASH, COLON, SEMI).
-    static func parse(_ bytes: ArraySlice<UInt8>) -> SIPVia? {
+    static func parse<B: SIPByteSlice>(_ bytes: B, materialize: Bool = true) -> SIPVia? {
         let paramStart = bytes.firstIndex(of: SIPGrammar.semicolon) ?? bytes.endIndex
         let head = bytes[bytes.startIndex..<paramStart]
         var i = SIPGrammar.skipWhitespace(head, from: head.startIndex)
 
-        func token() -> ArraySlice<UInt8>? {
-            let start = i
-            while i < head.endIndex && SIPGrammar.isTokenChar(head[i]) { i += 1 }
-            return i > start ? head[start..<i] : nil
-        }
-        func slash() -> Bool {
-            i = SIPGrammar.skipWhitespace(head, from: i)
-            guard i < head.endIndex, head[i] == SIPGrammar.slash else { return false }
-            i = SIPGrammar.skipWhitespace(head, from: i + 1)
-            return true
-        }
-
-        guard let name = token(), slash(), let version = token(), slash(), let transport = token() else { return nil }
+        guard let name = Self.token(head, &i), Self.slash(head, &i), let version = Self.token(head, &i),
+            Self.slash(head, &i), let transport = Self.token(head, &i)
+        else { return nil }
         let afterTransport = i
         i = SIPGrammar.skipWhitespace(head, from: i)
         guard i > afterTransport, i < head.endIndex else { return nil }
@@ -166,7 +179,8 @@ public struct SIPVia: Hashable, Sendable, CustomStringConvertible, LosslessStrin
             i = SIPGrammar.skipWhitespace(head, from: i)
         }
         guard i == head.endIndex else { return nil }
-        guard let parameters = SIPParameters.parse(bytes[paramStart...]) else { return nil }
+        guard let parameters = SIPParameters.parse(bytes[paramStart...], materialize: materialize) else { return nil }
+        if !materialize { return SIPVia(parsedTransport: "", host: "") }
         var via = SIPVia(
             transport: SIPGrammar.string(transport), host: SIPGrammar.string(host), port: port,
             parameters: parameters, protocolName: SIPGrammar.string(name), protocolVersion: SIPGrammar.string(version))

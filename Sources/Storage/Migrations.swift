@@ -17,6 +17,8 @@ enum Migrations {
                     """)
         }
 
+        registerSIPEndpoint(&migrator)
+
         return migrator
     }()
 }

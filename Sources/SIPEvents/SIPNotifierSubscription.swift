@@ -1,0 +1,232 @@
+public import SIPCore
+public import SIPSyntax
+
+/// What identifies one subscription at a notifier: its dialog and its `Event` (package and
+/// `id`), so one dialog can carry several subscriptions (RFC 6665 §4.1.2.1, §4.2.1).
+public struct SIPSubscriptionKey: Hashable, Sendable, Codable, CustomStringConvertible {
+    public var dialogID: SIPDialogID
+    public var event: SIPEventHeader
+
+    public init(dialogID: SIPDialogID, event: SIPEventHeader) {
+        self.dialogID = dialogID
+        self.event = event
+    }
+
+    public var description: String { "\(dialogID) Event: \(event)" }
+}
+
+/// Timers the notifier asks its owner to run.
+public enum SIPNotifierTimer: Hashable, Sendable {
+    /// The subscription's lifetime ran out (RFC 6665 §4.2.2).
+    case expiry(SIPSubscriptionKey)
+    /// The rate limit allows the next NOTIFY now (RFC 6665 §5.4.7).
+    case throttle(SIPSubscriptionKey)
+}
+
+/// How a resource is named for matching subscriptions and publications to state: `scheme:user@host`
+/// of its address of record, host lower-cased, without port and parameters.
+public enum SIPEventResource {
+    public static func key(for uri: SIPURI) -> String {
+        if let opaque = uri.opaque { return "\(uri.scheme):\(opaque)" }
+        let user = uri.user.map { "\($0)@" } ?? ""
+        return "\(uri.scheme):\(user)\(uri.host.lowercased())"
+    }
+}
+
+/// One subscription as the notifier sees it (RFC 6665 §4.2): pending or active, its expiry,
+/// the last state sent and the rate limit on NOTIFYs.
+///
+/// A pure state machine: each event method returns ``Effect``s that ``SIPNotifier`` turns into
+/// NOTIFY requests (built on the shared dialog) and timer actions. It is `Codable` so a restart
+/// can continue it (see ``SIPNotifier/Snapshot``).
+///
+/// ```
+///   SUBSCRIBE ──► pending ──authorized──► active ──expiry / Expires: 0 / terminate──► (removed)
+///                    └──────────rejected / expiry / terminate──────────────────────────┘
+/// ```
+public struct SIPNotifierSubscription: Hashable, Sendable, Codable {
+    public enum Status: String, Hashable, Sendable, Codable {
+        case pending
+        case active
+        case terminated
+    }
+
+    /// What the subscription asks the notifier to do.
+    enum Effect: Hashable, Sendable {
+        case notify(SIPSubscriptionState, SIPEventBody?)
+        case schedule(SIPNotifierTimer, after: Duration)
+        case cancel(SIPNotifierTimer)
+        case remove(SIPSubscriptionTerminationReason)
+    }
+
+    public let key: SIPSubscriptionKey
+    /// The watched resource (``SIPEventResource/key(for:)`` of the SUBSCRIBE's To URI).
+    public let resource: String
+    /// The subscriber's From URI, for authorization decisions and logs.
+    public let subscriber: String
+    public private(set) var status: Status
+    /// When the subscription ends unless refreshed.
+    public private(set) var expiresAt: SIPEventInstant
+    /// When the last NOTIFY was sent (for rate limiting).
+    public private(set) var lastNotifyAt: SIPEventInstant?
+    /// The state most recently sent (or, while pending, to send on activation).
+    public private(set) var currentState: SIPEventBody?
+    /// A newer state held back by the rate limit.
+    public private(set) var heldState: SIPEventBody?
+    /// Whether a throttle timer is running.
+    public private(set) var isThrottling: Bool
+    /// The CSeq of the NOTIFY awaiting its response, to match failures (RFC 6665 §4.2.2).
+    public internal(set) var outstandingNotifyCSeq: UInt32?
+    /// The package's minimum interval between NOTIFYs.
+    public let minimumNotifyInterval: Duration
+
+    init(
+        key: SIPSubscriptionKey, resource: String, subscriber: String, status: Status, expiresAt: SIPEventInstant,
+        state: SIPEventBody?, minimumNotifyInterval: Duration
+    ) {
+        self.key = key
+        self.resource = resource
+        self.subscriber = subscriber
+        self.status = status
+        self.expiresAt = expiresAt
+        self.currentState = state
+        self.heldState = nil
+        self.isThrottling = false
+        self.lastNotifyAt = nil
+        self.minimumNotifyInterval = minimumNotifyInterval
+    }
+
+    /// Sets the state the first NOTIFY carries (before ``started(now:)``).
+    mutating func setInitialState(_ state: SIPEventBody?) { currentState = state }
+
+    /// Seconds left, rounded up, for `expires=` (RFC 6665 §4.2.2).
+    func remainingSeconds(at now: SIPEventInstant) -> Int { (expiresAt - now).wholeSecondsRoundedUp }
+
+    private var substate: SIPSubscriptionState.Value { status == .pending ? .pending : .active }
+
+    private mutating func notifyCurrent(now: SIPEventInstant) -> Effect {
+        lastNotifyAt = now
+        // A pending NOTIFY carries no state the subscriber is not yet allowed to see (§4.2.1.3).
+        return .notify(SIPSubscriptionState(substate, expires: remainingSeconds(at: now)), status == .active ? currentState : nil)
+    }
+
+    /// The SUBSCRIBE was accepted: start the expiry timer and send the first NOTIFY
+    /// (RFC 6665 §4.2.1.2).
+    mutating func started(now: SIPEventInstant) -> [Effect] {
+        [.schedule(.expiry(key), after: expiresAt - now), notifyCurrent(now: now)]
+    }
+
+    /// A refreshing SUBSCRIBE was accepted with `expires` seconds (0: unsubscribe). Answered by a
+    /// NOTIFY with the current state (RFC 6665 §4.2.1.2, §4.2.1.4).
+    mutating func refreshed(expires: Int, now: SIPEventInstant) -> [Effect] {
+        guard status != .terminated else { return [] }
+        if expires == 0 { return terminated(reason: .timeout, retryAfter: nil, now: now, includeState: true) }
+        expiresAt = now + .seconds(expires)
+        var effects: [Effect] = [.schedule(.expiry(key), after: .seconds(expires))]
+        if isThrottling {
+            isThrottling = false
+            effects.append(.cancel(.throttle(key)))
+        }
+        if let held = heldState {
+            currentState = held
+            heldState = nil
+        }
+        effects.append(notifyCurrent(now: now))
+        return effects
+    }
+
+    /// The resource's state changed: NOTIFY now, or hold it until the rate limit allows and then
+    /// send only the latest (RFC 6665 §5.4.7).
+    mutating func stateChanged(to state: SIPEventBody?, now: SIPEventInstant) -> [Effect] {
+        switch status {
+        case .terminated: return []
+        case .pending:
+            currentState = state
+            return []
+        case .active:
+            if let last = lastNotifyAt, now - last < minimumNotifyInterval {
+                heldState = state
+                guard !isThrottling else { return [] }
+                isThrottling = true
+                return [.schedule(.throttle(key), after: last + minimumNotifyInterval - now)]
+            }
+            currentState = state
+            return [notifyCurrent(now: now)]
+        }
+    }
+
+    /// The throttle timer fired: send the held state, if any.
+    mutating func throttleFired(now: SIPEventInstant) -> [Effect] {
+        guard isThrottling, status == .active else { return [] }
+        isThrottling = false
+        guard let held = heldState else { return [] }
+        currentState = held
+        heldState = nil
+        return [notifyCurrent(now: now)]
+    }
+
+    /// The pending subscription was authorized (RFC 6665 §4.2.1.3): NOTIFY `active` with state.
+    mutating func authorized(state: SIPEventBody?, now: SIPEventInstant) -> [Effect] {
+        guard status == .pending else { return [] }
+        status = .active
+        if let state { currentState = state }
+        return [notifyCurrent(now: now)]
+    }
+
+    /// The expiry timer fired: NOTIFY `terminated;reason=timeout` (RFC 6665 §4.2.2).
+    mutating func expired(now: SIPEventInstant) -> [Effect] {
+        terminated(reason: .timeout, retryAfter: nil, now: now, includeState: false)
+    }
+
+    /// Ends the subscription with a final NOTIFY `terminated;reason=…[;retry-after=…]`
+    /// (RFC 6665 §4.2.2) and removes it.
+    mutating func terminated(
+        reason: SIPSubscriptionTerminationReason, retryAfter: Int?, now: SIPEventInstant, includeState: Bool
+    ) -> [Effect] {
+        guard status != .terminated else { return [] }
+        let wasActive = status == .active
+        status = .terminated
+        lastNotifyAt = now
+        var effects: [Effect] = [.cancel(.expiry(key))]
+        if isThrottling {
+            isThrottling = false
+            effects.append(.cancel(.throttle(key)))
+        }
+        if let held = heldState {
+            currentState = held
+            heldState = nil
+        }
+        let body = includeState && wasActive ? currentState : nil
+        effects.append(.notify(SIPSubscriptionState(.terminated, reason: reason, retryAfter: retryAfter), body))
+        effects.append(.remove(reason))
+        return effects
+    }
+
+    /// The subscription is dropped without a NOTIFY (its NOTIFY failed, RFC 6665 §4.2.2).
+    mutating func dropped() -> [Effect] {
+        guard status != .terminated else { return [] }
+        status = .terminated
+        var effects: [Effect] = [.cancel(.expiry(key))]
+        if isThrottling {
+            isThrottling = false
+            effects.append(.cancel(.throttle(key)))
+        }
+        return effects
+    }
+
+    /// After a restart: re-arm the timers relative to `now`, or expire at once.
+    mutating func restored(now: SIPEventInstant) -> [Effect] {
+        outstandingNotifyCSeq = nil
+        guard status != .terminated else { return [] }
+        if expiresAt <= now { return expired(now: now) }
+        var effects: [Effect] = [.schedule(.expiry(key), after: expiresAt - now)]
+        if heldState != nil, status == .active {
+            isThrottling = true
+            let due = (lastNotifyAt ?? now) + minimumNotifyInterval
+            effects.append(.schedule(.throttle(key), after: max(.zero, due - now)))
+        } else {
+            isThrottling = false
+        }
+        return effects
+    }
+}
