@@ -19,6 +19,7 @@ let serviceLifecycle: Target.Dependency = .product(name: "ServiceLifecycle", pac
 let grdb: Target.Dependency = .product(name: "GRDB", package: "GRDB.swift")
 let unixSignals: Target.Dependency = .product(name: "UnixSignals", package: "swift-service-lifecycle")
 let crypto: Target.Dependency = .product(name: "Crypto", package: "swift-crypto")
+let nioConcurrencyHelpers: Target.Dependency = .product(name: "NIOConcurrencyHelpers", package: "swift-nio")
 let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
 
 let package = Package(
@@ -66,7 +67,7 @@ let package = Package(
         .target(name: "Presence", dependencies: ["SIPEvents", "SIPSyntax", "XMLSupport"], swiftSettings: swiftSettings),
         .target(name: "Overlay", dependencies: [crypto, logging], swiftSettings: swiftSettings),
         .target(name: "OverlaySimulation", dependencies: ["Overlay"], swiftSettings: swiftSettings),
-        .target(name: "ControlChannel", dependencies: [nioCore, nioPosix, logging], swiftSettings: swiftSettings),
+        .target(name: "ControlChannel", dependencies: [nioCore, nioPosix, nioConcurrencyHelpers, logging], swiftSettings: swiftSettings),
         .target(name: "XMLSupport", dependencies: ["CLibXML2"], swiftSettings: swiftSettings),
         .target(name: "Storage", dependencies: [grdb, logging, "SIPEndpoint"], swiftSettings: swiftSettings),
         .target(
@@ -97,12 +98,12 @@ let package = Package(
         ),
         .testTarget(name: "PresenceTests", dependencies: ["Presence", "SIPEvents", "SIPSyntax", "XMLSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "OverlayTests", dependencies: ["Overlay", "OverlaySimulation"], swiftSettings: swiftSettings),
-        .testTarget(name: "ControlChannelTests", dependencies: ["ControlChannel", nioCore, nioPosix], swiftSettings: swiftSettings),
+        .testTarget(name: "ControlChannelTests", dependencies: ["ControlChannel", nioCore, nioPosix, logging], swiftSettings: swiftSettings),
         .testTarget(name: "XMLSupportTests", dependencies: ["XMLSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "SIPEndpoint", "SIPEvents", "SIPTransport", "SIPSyntax", grdb, logging], swiftSettings: swiftSettings),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["SMFNode", "SIPTransport", "SIPCore", "SIPSyntax", nioCore, nioPosix, logging],
+            dependencies: ["SMFNode", "ControlChannel", "SIPTransport", "SIPCore", "SIPSyntax", nioCore, nioPosix, logging],
             exclude: ["sipp", "kamailio"],
             swiftSettings: swiftSettings
         ),
