@@ -313,3 +313,34 @@ extension ChordNode {
         send(.storeResponse(id: id, status: status), to: sender.address, &actions)
     }
 }
+
+extension ChordNode {
+    /// Installs a converged ring position directly (simulations start large rings this way
+    /// rather than through thousands of joins). Not protocol behaviour; unstable API.
+    /// - Parameters:
+    ///   - predecessor: the true predecessor.
+    ///   - successors: the true successors, nearest first.
+    ///   - ownerOf: the true owner of a key, used to fill the finger table.
+    public mutating func _assumeConverged(
+        predecessor: OverlayPeer?,
+        successors: [OverlayPeer],
+        ownerOf: (NodeID) -> OverlayPeer,
+        into actions: inout [OverlayAction]
+    ) {
+        phase = .joined
+        self.predecessor = predecessor
+        lastKnownPredecessor = predecessor
+        self.successors = Array(successors.prefix(configuration.successorListLength))
+        replicatedTo = self.successors.prefix(configuration.replicaCount - 1).map(\.id)
+        for index in fingers.indices {
+            let owner = ownerOf(fingerStart(index))
+            fingers[index] = owner.id == me.id ? nil : owner
+        }
+        startTimers(&actions)
+    }
+
+    /// Stores records directly, as if replicated earlier (simulation set-up; unstable API).
+    public mutating func _preload(_ records: [ResourceRecord], now: OverlayInstant) {
+        for record in records { _ = try? store.accept(record, now: now) }
+    }
+}

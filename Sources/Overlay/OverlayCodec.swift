@@ -115,11 +115,14 @@ public enum OverlayCodec {
             switch try reader.readByte() {
             case 0: status = .stored
             case 1: status = .notResponsible
-            case let code:
+            case 2:
+                let code = try reader.readByte()
                 guard let refused = OverlayError.Code(rawValue: code) else {
                     throw OverlayError(.malformedMessage, "unknown store refusal code \(code)")
                 }
                 status = .refused(refused)
+            case let other:
+                throw OverlayError(.malformedMessage, "unknown store status \(other)")
             }
             return .storeResponse(id: id, status: status)
         case .fetch:
@@ -236,7 +239,9 @@ extension OverlayEnvelope {
             switch status {
             case .stored: sink.write(byte: 0)
             case .notResponsible: sink.write(byte: 1)
-            case .refused(let code): sink.write(byte: code.rawValue)
+            case .refused(let code):
+                sink.write(byte: 2)
+                sink.write(byte: code.rawValue)
             }
         case .fetch(let id, let resource, let kind):
             sink.write(byte: 13)
