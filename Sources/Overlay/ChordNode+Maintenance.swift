@@ -24,7 +24,16 @@ extension ChordNode {
         case .joinRequest(let id):
             admit(sender, requestID: id, now: now, &actions)
         case .joinResponse(let id, let theirPredecessor, let theirSuccessors, let theirFingers, let records):
-            guard case .join? = pending.removeValue(forKey: id) else { return }
+            guard case .join(let lookup, let admitting)? = pending.removeValue(forKey: id) else { return }
+            guard !theirSuccessors.isEmpty else {
+                // Refused: ask the closer peer it named, or start over.
+                if let hint = theirPredecessor, hint.id != me.id, hint.id.isBetween(me.id, admitting.id) {
+                    sendRequest({ .joinRequest(id: $0) }, to: hint.address, pending: .join(lookup, admitting: hint), &actions)
+                } else {
+                    attemptFailed(lookup, code: .notResponsible, now: now, &actions)
+                }
+                return
+            }
             joined(predecessor: theirPredecessor, successors: theirSuccessors, fingers: theirFingers, records: records, now: now, &actions)
         case .store(let id, let records, let isReplica):
             handleStore(id: id, records: records, isReplica: isReplica, from: sender, now: now, &actions)
@@ -68,6 +77,12 @@ extension ChordNode {
             guard phase == .joined else { return }
             actions.append(.scheduleTimer(.checkPredecessor, after: jittered(configuration.checkPredecessorInterval)))
             if store.purgeExpired(now: now) > 0 { actions.append(.storeChanged) }
+            // Anti-entropy: now and then, re-push owned records to the replica set, covering
+            // pushes lost to failures or loss.
+            refreshTicks += 1
+            if configuration.replicaRefreshTicks > 0, refreshTicks % configuration.replicaRefreshTicks == 0 {
+                replicate(ownedRecords, to: Array(successors.prefix(configuration.replicaCount - 1)), &actions)
+            }
             if let predecessor {
                 sendRequest({ .ping(id: $0) }, to: predecessor.address, pending: .ping(predecessor), &actions)
             }
@@ -163,11 +178,15 @@ extension ChordNode {
     mutating func admit(_ joiner: OverlayPeer, requestID: UInt64, now: OverlayInstant, _ actions: inout [OverlayAction]) {
         guard phase == .joined, joiner.id != me.id else { return }
         let previous = predecessor ?? lastKnownPredecessor
-        let handedOver = store.records(inRange: previous?.id ?? me.id, upperInclusive: joiner.id)
-        if previous == nil || joiner.id.isBetween(previous?.id ?? me.id, me.id) {
-            predecessor = joiner
-            lastKnownPredecessor = joiner
+        if let previous, !joiner.id.isBetween(previous.id, me.id) {
+            // Not the joiner's successor (a newer node sits between us): refuse with an empty
+            // hand-over naming our predecessor, which is closer to the joiner's place.
+            send(.joinResponse(id: requestID, predecessor: previous, successors: [], fingers: [], records: []), to: joiner.address, &actions)
+            return
         }
+        let handedOver = store.records(inRange: previous?.id ?? me.id, upperInclusive: joiner.id)
+        predecessor = joiner
+        lastKnownPredecessor = joiner
         if successors.isEmpty {
             successors = [joiner]
             successorsChanged(now: now, &actions)

@@ -20,6 +20,8 @@ struct Lookup: Sendable {
     var excluded: [NodeID] = []
     var hops = 0
     var attempt = 0
+    /// ``hops`` when the current attempt started (the hop limit applies per attempt).
+    var attemptStartHops = 0
 
     init(key: NodeID, purpose: Purpose) {
         self.key = key
@@ -78,6 +80,7 @@ extension ChordNode {
         var lookup = lookup
         lookup.candidates = []
         lookup.excluded = []
+        lookup.attemptStartHops = lookup.hops
         if case .join = lookup.purpose {
             guard let bootstrap else { return }
             lookup.hops += 1
@@ -101,7 +104,7 @@ extension ChordNode {
     /// Asks the best remaining candidate, or gives up on this attempt.
     mutating func askNext(_ lookup: Lookup, now: OverlayInstant, _ actions: inout [OverlayAction]) {
         var lookup = lookup
-        guard lookup.hops < configuration.maximumHops, let next = lookup.candidates.popLast() else {
+        guard lookup.hops - lookup.attemptStartHops < configuration.maximumHops, let next = lookup.candidates.popLast() else {
             attemptFailed(lookup, code: .lookupFailed, now: now, &actions)
             return
         }
@@ -124,7 +127,10 @@ extension ChordNode {
         case .finger:
             return
         case .join, .request:
-            guard lookup.attempt < configuration.retries else {
+            // A joining node keeps trying: the ring it joins may still be settling.
+            let isJoin: Bool
+            if case .join = lookup.purpose { isJoin = true } else { isJoin = false }
+            guard isJoin || lookup.attempt < configuration.retries else {
                 if case .request(let requestID, _) = lookup.purpose {
                     let error = OverlayError(
                         code,

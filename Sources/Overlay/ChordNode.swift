@@ -40,6 +40,7 @@ public struct ChordNode: Sendable {
     public internal(set) var store = RecordStore()
 
     var nextFinger = 0
+    var refreshTicks = 0
     var nextMessageID: UInt64 = 1
     var pending: [UInt64: Pending] = [:]
     var waiting: [UInt64: Lookup] = [:]

@@ -9,6 +9,9 @@ public struct OverlayConfiguration: Sendable {
     public var adaptiveFingers = true
     /// Total copies of each record: the owner plus `replicaCount - 1` successors. Default 3.
     public var replicaCount = 3
+    /// Owned records are pushed again to the replica set every this many predecessor checks
+    /// (anti-entropy); 0 turns it off. Default 3 (every 30 s).
+    public var replicaRefreshTicks = 3
     /// Stabilisation period (Chord `stabilize`). Default 5 s.
     public var stabilizeInterval: Duration = .seconds(5)
     /// Finger refresh period; one finger is refreshed per period. Default 5 s.

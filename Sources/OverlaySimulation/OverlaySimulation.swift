@@ -286,9 +286,7 @@ struct Experiment {
         var generator = SplitMix64(seed: random.next())
         let rate = configuration.lookupRate
         func issue(_ simulator: inout OverlaySimulator) {
-            let live = simulator.joinedIndices
-            if !live.isEmpty, !log.stored.isEmpty {
-                let origin = live[Int(generator.next() % UInt64(live.count))]
+            if let origin = simulator.randomJoinedIndex(), !log.stored.isEmpty {
                 let resource = log.stored[Int(generator.next() % UInt64(log.stored.count))]
                 let after = repairedAfter.map { simulator.nowMicroseconds >= $0 } ?? false
                 let id = simulator.request({ .getRequested(resource, kind: nil, requestID: $0) }, from: origin)
@@ -365,10 +363,9 @@ struct ChurnScheduler {
         let configuration = self.configuration
         simulator.at(length) { simulator in
             simulator.fail(index)
-            let live = simulator.joinedIndices
-            guard !live.isEmpty else { return }
+            guard let bootstrapIndex = simulator.randomJoinedIndex() else { return }
             let newcomer = simulator.addNode()
-            let bootstrap = OverlaySimulator.address(of: live[Int(seed % UInt64(live.count))])
+            let bootstrap = OverlaySimulator.address(of: bootstrapIndex)
             simulator.send(.joinRequested(bootstrap: bootstrap), to: newcomer)
             var scheduler = ChurnScheduler(configuration: configuration, seed: seed)
             scheduler.scheduleSessionEnd(newcomer, in: &simulator)

@@ -54,6 +54,10 @@ public struct OverlaySimulator {
     public private(set) var nodes: [ChordNode?] = []
     /// Whether each node is alive.
     public private(set) var alive: [Bool] = []
+    /// Whether each node is alive and joined (kept from the nodes' phase changes).
+    public private(set) var joined: [Bool] = []
+    /// How many nodes are alive and joined.
+    public private(set) var joinedCount = 0
     /// Completed requests by id.
     public var completions: [OverlayRequestID: OverlayCompletion] = [:]
     /// Called for every completion (the experiment driver records metrics here).
@@ -107,6 +111,7 @@ public struct OverlaySimulator {
         let peer = OverlayPeer(id: nodeID, address: Self.address(of: index))
         nodes.append(ChordNode(me: peer, configuration: configuration, seed: random.next()))
         alive.append(true)
+        joined.append(false)
         indexOfAddress[peer.address] = Int32(index)
         return index
     }
@@ -116,7 +121,23 @@ public struct OverlaySimulator {
 
     /// Indices of live, joined nodes.
     public var joinedIndices: [Int] {
-        nodes.indices.filter { alive[$0] && nodes[$0]?.phase == .joined }
+        joined.indices.filter { joined[$0] }
+    }
+
+    /// A uniformly chosen live joined node, if any.
+    public mutating func randomJoinedIndex() -> Int? {
+        guard joinedCount > 0 else { return nil }
+        if joinedCount * 4 < joined.count { return joinedIndices.randomElement(using: &random) }
+        while true {
+            let index = Int(random.next() % UInt64(joined.count))
+            if joined[index] { return index }
+        }
+    }
+
+    mutating func setJoined(_ index: Int, _ value: Bool) {
+        guard joined[index] != value else { return }
+        joined[index] = value
+        joinedCount += value ? 1 : -1
     }
 
     /// Delivers an event to a node now and carries out its actions.
@@ -138,6 +159,7 @@ public struct OverlaySimulator {
 
     /// Fails a node abruptly: it stops answering and its pending work is lost.
     public mutating func fail(_ index: Int) {
+        setJoined(index, false)
         alive[index] = false
         nodes[index] = nil
     }
@@ -197,7 +219,9 @@ public struct OverlaySimulator {
             case .complete(let completion):
                 completions[completion.requestID] = completion
                 if let onCompletion { onCompletion(&self, index, completion) }
-            case .storeChanged, .phaseChanged:
+            case .phaseChanged(let phase):
+                setJoined(index, phase == .joined && alive[index])
+            case .storeChanged:
                 break
             }
         }
@@ -281,6 +305,7 @@ public struct OverlaySimulator {
             }
             actions.removeAll(keepingCapacity: true)
             nodes[index]?._assumeConverged(predecessor: predecessor, successors: successors, ownerOf: ownerOf, into: &actions)
+            setJoined(index, true)
             perform(from: index)
         }
     }
