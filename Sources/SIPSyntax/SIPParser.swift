@@ -281,10 +281,20 @@ public struct SIPParser: Sendable {
     /// next line, and whether the line holds a control character other than HTAB (a CR not followed
     /// by LF included; RFC 3261 §25.1 allows them only in quoted-pairs and CRLF).
     ///
-    /// The control check rides on the scan for LF that finds the line end anyway, so clean lines cost
-    /// one extra comparison per byte; the rare flagged line is examined by the caller.
+    /// The control check rides on the scan for LF that finds the line end anyway: eight bytes at a
+    /// time, words without a byte below 0x20 or equal to 0x7F (LF among them) are skipped, and only
+    /// a flagged word is looked at byte by byte. The rare flagged line is examined by the caller.
     @inline(__always)
     private func nextLine<B: SIPByteSlice>(_ bytes: B, from: Int) -> (end: Int, next: Int, control: Bool)? {
+        let found = bytes.withContiguousStorageIfAvailable { buffer -> (end: Int, next: Int, control: Bool)? in
+            guard let base = buffer.baseAddress else { return nil }
+            let offset = bytes.startIndex
+            guard let (end, next, control) = Self.nextLine(UnsafeRawPointer(base), count: buffer.count, from: from - offset)
+            else { return nil }
+            return (end + offset, next + offset, control)
+        }
+        if let found { return found }
+        // Not contiguous (no SIPByteSlice is today): the same scan one byte at a time.
         var i = from
         var firstControl = Int.max
         while i < bytes.endIndex {
@@ -292,7 +302,6 @@ public struct SIPParser: Sendable {
             if byte < SIPGrammar.space || byte == SIPGrammar.delete {
                 if byte == SIPGrammar.lf {
                     let end = (i > from && bytes[i - 1] == SIPGrammar.cr) ? i - 1 : i
-                    // The CR of the line's own CRLF is the only control allowed to end the line.
                     return (end, i + 1, firstControl < end)
                 }
                 if byte != SIPGrammar.tab && firstControl == Int.max { firstControl = i }
@@ -300,6 +309,44 @@ public struct SIPParser: Sendable {
             i += 1
         }
         return nil
+    }
+
+    /// ``nextLine(_:from:)`` over `count` bytes at `base`, with offsets from `base`.
+    @inline(__always)
+    private static func nextLine(_ base: UnsafeRawPointer, count: Int, from: Int) -> (end: Int, next: Int, control: Bool)? {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highBits: UInt64 = 0x8080_8080_8080_8080
+        let deletes: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
+        var i = Swift.max(from, 0)
+        var firstControl = Int.max
+        while true {
+            // Skip words holding no control byte: "has a byte < 0x20" and "has a 0x7F byte" are the
+            // exact word-at-a-time tests of "Bit Twiddling Hacks" (hasless, haszero).
+            while i &+ 8 <= count {
+                let word = base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                let below = (word &- ones &* 0x20) & ~word & highBits
+                let delete = word ^ deletes
+                let isDelete = (delete &- ones) & ~delete & highBits
+                if below | isDelete != 0 { break }
+                i &+= 8
+            }
+            guard i < count else { return nil }
+            // Byte by byte through the flagged word (or the tail).
+            let stop = Swift.min(i &+ 8, count)
+            while i < stop {
+                let byte = base.load(fromByteOffset: i, as: UInt8.self)
+                if byte < SIPGrammar.space || byte == SIPGrammar.delete {
+                    if byte == SIPGrammar.lf {
+                        let crlf = i > from && base.load(fromByteOffset: i &- 1, as: UInt8.self) == SIPGrammar.cr
+                        let end = crlf ? i &- 1 : i
+                        // The CR of the line's own CRLF is the only control allowed to end the line.
+                        return (end, i &+ 1, firstControl < end)
+                    }
+                    if byte != SIPGrammar.tab && firstControl == Int.max { firstControl = i }
+                }
+                i &+= 1
+            }
+        }
     }
 
     // MARK: - Start line

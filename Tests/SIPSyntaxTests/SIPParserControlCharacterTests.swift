@@ -94,6 +94,18 @@ import Testing
         #expect(error.reason == "Bad Request - control character in Subject header")
     }
 
+    @Test(arguments: 0..<17)
+    func findsControlCharacterAndLineEndAtEveryPositionInAWord(_ padding: Int) throws {
+        // The line scan reads eight bytes at a time; move the control byte and the CRLF across a word.
+        let filler = String(repeating: "a", count: padding)
+        let clean = try SIPParser().parse(datagram: Self.withHeader("Subject: \(filler)b"))
+        #expect(clean.headers["Subject"] == filler + "b")
+        for control in ["\u{0}", "\u{1F}", "\u{7F}", "\r"] {
+            let error = try #require(Self.datagramError(Self.withHeader("Subject: \(filler)\(control)b")))
+            #expect(error.reason.hasSuffix(" in Subject header"))
+        }
+    }
+
     @Test func acceptsHorizontalTabInAValue() throws {
         let message = try SIPParser().parse(datagram: Self.withHeader("Subject: a\tb"))
         #expect(message.headers["Subject"] == "a\tb")
