@@ -103,26 +103,48 @@ extension ChordNode {
         now: OverlayInstant,
         _ actions: inout [OverlayAction]
     ) {
-        var list: [OverlayPeer] = []
+        // The answer is stale if our successor changed while it was in flight (a notify
+        // brought a closer one); the next round asks the new one.
+        guard successors.first?.id == successor.id else { return }
+        var closer: OverlayPeer?
         if let candidate = theirPredecessor, candidate.id != me.id, candidate.id.isBetween(me.id, successor.id) {
-            list.append(candidate)
+            closer = candidate
         }
-        list.append(successor)
+        // Chord: our list is the successor followed by its list (Stoica et al. §5.2), so a
+        // skipped entry is repaired as soon as the successor's own list is right.
+        var list = [successor]
         for peer in theirSuccessors where peer.id != me.id && !list.contains(where: { $0.id == peer.id }) {
             list.append(peer)
         }
+        if let closer {
+            // The successor's predecessor lies between us: it is a closer successor. Ask it
+            // at once instead of a period later, so a successor that skipped several fresh
+            // joiners walks back to the true one in round trips, not stabilisation periods.
+            successors = Array(([closer] + list).prefix(configuration.successorListLength))
+            successorsChanged(now: now, &actions)
+            stabilize(now: now, &actions)
+            return
+        }
         successors = Array(list.prefix(configuration.successorListLength))
         successorsChanged(now: now, &actions)
-        if let first = successors.first { send(.notify, to: first.address, &actions) }
+        send(.notify, to: successor.address, &actions)
     }
 
-    /// Chord `notify`: the sender might be our predecessor.
+    /// Chord `notify`: the sender might be our predecessor. A joined sender is alive, so when it
+    /// lies between us and our successor it is also a closer successor: adopt it (a fresh
+    /// joiner notifies the predecessor its admitting peer named, see ``joined``).
     mutating func notified(by sender: OverlayPeer, now: OverlayInstant, _ actions: inout [OverlayAction]) {
         guard phase == .joined else { return }
         if predecessor == nil || sender.id.isBetween(predecessor?.id ?? me.id, me.id) {
             setPredecessor(sender, now: now, &actions)
         }
-        if successors.isEmpty {
+        if let successor = successors.first {
+            if sender.id.isBetween(me.id, successor.id) {
+                successors = Array(([sender] + successors).prefix(configuration.successorListLength))
+                successorsChanged(now: now, &actions)
+                stabilize(now: now, &actions)
+            }
+        } else {
             successors = [sender]
             successorsChanged(now: now, &actions)
         }
@@ -235,6 +257,11 @@ extension ChordNode {
         actions.append(.phaseChanged(.joined))
         startTimers(&actions)
         stabilize(now: now, &actions)
+        // Tell the predecessor at once that we now follow it, instead of leaving it to find us
+        // through its successor's predecessor a stabilisation period later.
+        if let predecessor, predecessor.id != successors.first?.id {
+            send(.notify, to: predecessor.address, &actions)
+        }
     }
 
     /// Graceful leave: the successor takes over our records and predecessor; the predecessor

@@ -10,6 +10,9 @@ public enum OverlaySimulation {
         case converged
         /// Nodes join one by one through the protocol, this far apart.
         case joined(interval: Duration)
+        /// Nodes join through the protocol at uniformly random times within this window, each
+        /// through a node whose join started earlier (which may itself still be joining).
+        case joinedWithin(Duration)
     }
 
     /// How nodes come and go during the measurement.
@@ -96,6 +99,12 @@ public enum OverlaySimulation {
         public var hopsMean = 0.0
         /// 99th percentile of peers asked.
         public var hopsP99 = 0
+        /// The ring check at the end of the warm-up, before any record is stored.
+        public var ringAfterWarmup = OverlaySimulator.RingCheck()
+        /// Puts issued before measuring (one per record).
+        public var putsIssued = 0
+        /// Puts the owner confirmed as stored.
+        public var putsStored = 0
         /// Records stored before measuring.
         public var recordsStored = 0
         /// Of those, records some live node still holds at the end.
@@ -131,7 +140,8 @@ public enum OverlaySimulation {
                 lookups=\(lookups) success=\(f(lookupSuccess, 4)) lost_record_lookups=\(lookupsOfLostRecords) \
                 after_repair=\(lookupsAfterRepairSucceeded)/\(lookupsAfterRepair)
                 hops_mean=\(f(hopsMean)) hops_p99=\(hopsP99)
-                records=\(recordsStored) surviving=\(recordsSurviving) survival=\(f(recordSurvival, 4))
+                ring_after_warmup: \(ringAfterWarmup)
+                puts=\(putsStored)/\(putsIssued) records=\(recordsStored) surviving=\(recordsSurviving) survival=\(f(recordSurvival, 4))
                 maintenance_B_per_node_s=\(f(maintenanceBytesPerNodePerSecond, 1)) request_B_per_node_s=\(f(requestBytesPerNodePerSecond, 1)) events=\(events)
                 """
         }
@@ -159,7 +169,10 @@ final class ExperimentLog {
 
     var issued: [OverlayRequestID: Issued] = [:]
     var puts: [OverlayRequestID: ResourceID] = [:]
+    var putsIssued = 0
+    var putsStored = 0
     var stored: [ResourceID] = []
+    var ringAfterWarmup = OverlaySimulator.RingCheck()
     var measuring = false
     var hops: [Int] = []
     var lookups = 0
@@ -185,7 +198,10 @@ struct Experiment {
         let log = self.log
         simulator.onCompletion = { _, _, completion in
             if let resource = log.puts.removeValue(forKey: completion.requestID) {
-                if case .success(.stored) = completion.result { log.stored.append(resource) }
+                if case .success(.stored) = completion.result {
+                    log.stored.append(resource)
+                    log.putsStored += 1
+                }
                 return
             }
             guard let issued = log.issued.removeValue(forKey: completion.requestID), log.measuring else { return }
@@ -202,6 +218,7 @@ struct Experiment {
         buildRing()
         simulator.countingBytes = false
         simulator.run(for: configuration.warmup)
+        log.ringAfterWarmup = simulator.checkRing()
         storeRecords()
         measure()
         return report()
@@ -222,6 +239,23 @@ struct Experiment {
                 }
             }
             simulator.run(for: interval * indices.count)
+        case .joinedWithin(let window):
+            guard let first = indices.first else { return }
+            simulator.send(.createRingRequested, to: first)
+            let span = max(1, window.simulationMicroseconds)
+            let starts = indices.dropFirst()
+                .map { (index: $0, at: Int64(random.next() % UInt64(span))) }
+                .sorted { ($0.at, $0.index) < ($1.at, $1.index) }
+            var earlier = [first]
+            for start in starts {
+                let bootstrap = OverlaySimulator.address(of: earlier[Int(random.next() % UInt64(earlier.count))])
+                let index = start.index
+                simulator.at(.microseconds(start.at)) { simulator in
+                    simulator.send(.joinRequested(bootstrap: bootstrap), to: index)
+                }
+                earlier.append(index)
+            }
+            simulator.run(for: .microseconds(span))
         }
     }
 
@@ -240,8 +274,17 @@ struct Experiment {
                 by: writers[number % writers.count]
             )
             let origin = live[Int(random.next() % UInt64(live.count))]
+            log.putsIssued += 1
             let id = simulator.request({ .putRequested(record, requestID: $0) }, from: origin)
-            log.puts[id] = record.resourceID
+            if let completion = simulator.completions[id] {
+                // Answered locally inside request(), before it could be logged as issued.
+                if case .success(.stored) = completion.result {
+                    log.stored.append(record.resourceID)
+                    log.putsStored += 1
+                }
+            } else {
+                log.puts[id] = record.resourceID
+            }
         }
         simulator.run(for: .seconds(10))
     }
@@ -315,6 +358,9 @@ struct Experiment {
             for record in node.store.allRecords { surviving.insert(record.resourceID) }
         }
         let stored = Set(log.stored)
+        report.ringAfterWarmup = log.ringAfterWarmup
+        report.putsIssued = log.putsIssued
+        report.putsStored = log.putsStored
         report.recordsStored = stored.count
         report.recordsSurviving = stored.intersection(surviving).count
         report.lookups = log.lookups

@@ -310,6 +310,49 @@ public struct OverlaySimulator {
         }
     }
 
+    /// How far the live joined nodes' neighbour pointers are from the true ring (brute force).
+    public struct RingCheck: Hashable, Sendable, CustomStringConvertible {
+        /// Live joined nodes checked.
+        public var nodes = 0
+        /// Nodes whose first successor is not the next live joined node.
+        public var wrongSuccessors = 0
+        /// Nodes whose successor list is not the next live joined nodes, in order.
+        public var wrongSuccessorLists = 0
+        /// Nodes whose predecessor is not the previous live joined node.
+        public var wrongPredecessors = 0
+
+        /// Whether every pointer checked is right.
+        public var isConsistent: Bool { wrongSuccessors == 0 && wrongSuccessorLists == 0 && wrongPredecessors == 0 }
+
+        public var description: String {
+            "nodes=\(nodes) wrong_successors=\(wrongSuccessors) wrong_lists=\(wrongSuccessorLists) wrong_predecessors=\(wrongPredecessors)"
+        }
+    }
+
+    /// Compares every live joined node's successor, successor list and predecessor with the
+    /// true ring of live joined nodes.
+    public func checkRing() -> RingCheck {
+        var members: [(id: NodeID, index: Int)] = []
+        for index in nodes.indices where joined[index] {
+            if let node = nodes[index] { members.append((node.me.id, index)) }
+        }
+        members.sort { $0.id < $1.id }
+        var check = RingCheck()
+        check.nodes = members.count
+        let count = members.count
+        guard count > 1 else { return check }
+        let listLength = min(configuration.successorListLength, count - 1)
+        for (position, member) in members.enumerated() {
+            guard let node = nodes[member.index] else { continue }
+            if node.successors.first?.id != members[(position + 1) % count].id { check.wrongSuccessors += 1 }
+            if node.predecessor?.id != members[(position - 1 + count) % count].id { check.wrongPredecessors += 1 }
+            let listIsRight = node.successors.count == listLength
+                && node.successors.indices.allSatisfy { node.successors[$0].id == members[(position + 1 + $0) % count].id }
+            if !listIsRight { check.wrongSuccessorLists += 1 }
+        }
+        return check
+    }
+
     /// The live joined node that owns `key` according to the true ring (brute force).
     public func trueOwner(of key: NodeID) -> OverlayPeer? {
         var best: OverlayPeer?

@@ -23,17 +23,44 @@ import Testing
         #expect(report.maintenanceBytesPerNodePerSecond < 1000)
     }
 
-    @Test func ringBuiltByProtocolJoinsAnswersEveryLookup() {
+    /// 60 nodes join 0.5 s apart (30 s), each through a random earlier node; 30 s later every
+    /// successor, successor list and predecessor is the true one, and every put and get succeeds.
+    @Test(arguments: [1, 2, 3] as [UInt64])
+    func ringBuiltByJoinsHalfASecondApartHasTrueSuccessorsAndAnswersEveryPutAndGet(seed: UInt64) {
         var configuration = OverlaySimulation.Configuration()
+        configuration.seed = seed
         configuration.nodeCount = 60
         configuration.initialRing = .joined(interval: .milliseconds(500))
-        configuration.recordCount = 30
-        configuration.warmup = .seconds(60)
+        expectConvergedAndAnswering(configuration, warmup: .seconds(30))
+    }
+
+    /// 60 nodes all start joining within 1 s, many through nodes that are still joining
+    /// themselves; within 60 s the ring is exact and every put and get succeeds.
+    @Test(arguments: [1, 2, 3] as [UInt64])
+    func ringBuiltByJoinsWithinOneSecondHasTrueSuccessorsAndAnswersEveryPutAndGet(seed: UInt64) {
+        var configuration = OverlaySimulation.Configuration()
+        configuration.seed = seed
+        configuration.nodeCount = 60
+        configuration.initialRing = .joinedWithin(.seconds(1))
+        expectConvergedAndAnswering(configuration, warmup: .seconds(60))
+    }
+
+    func expectConvergedAndAnswering(_ configuration: OverlaySimulation.Configuration, warmup: Duration) {
+        var configuration = configuration
+        configuration.recordCount = 60
+        configuration.warmup = warmup
         configuration.duration = .seconds(20)
         let report = OverlaySimulation.run(configuration)
         #expect(report.liveNodesAtEnd == 60)
-        #expect(report.recordsStored > 0)
-        #expect(report.lookups > 200)
-        #expect(report.lookupSuccess == 1.0, "\(report)")
+        // Brute force: every node's successor, successor list and predecessor are the true ones.
+        #expect(report.ringAfterWarmup.nodes == 60, "\(report)")
+        #expect(report.ringAfterWarmup.wrongSuccessors == 0, "\(report)")
+        #expect(report.ringAfterWarmup.wrongSuccessorLists == 0, "\(report)")
+        #expect(report.ringAfterWarmup.wrongPredecessors == 0, "\(report)")
+        #expect(report.putsIssued == 60)
+        #expect(report.putsStored == 60, "\(report)")
+        #expect(report.recordsStored == 60)
+        #expect(report.lookups > 300)
+        #expect(report.lookupsSucceeded == report.lookups, "\(report)")
     }
 }
