@@ -66,6 +66,11 @@ let package = Package(
         ),
         .target(name: "Presence", dependencies: ["SIPEvents", "SIPSyntax", "XMLSupport"], swiftSettings: swiftSettings),
         .target(name: "Overlay", dependencies: [crypto, logging], swiftSettings: swiftSettings),
+        .target(
+            name: "OverlaySIP",
+            dependencies: ["Overlay", "SIPSyntax", "SIPCore", "SIPTransport", nioCore, logging, serviceLifecycle],
+            swiftSettings: swiftSettings
+        ),
         .target(name: "OverlaySimulation", dependencies: ["Overlay"], swiftSettings: swiftSettings),
         .target(name: "ControlChannel", dependencies: [nioCore, nioPosix, nioConcurrencyHelpers, logging], swiftSettings: swiftSettings),
         .target(name: "XMLSupport", dependencies: ["CLibXML2"], swiftSettings: swiftSettings),
@@ -97,6 +102,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "PresenceTests", dependencies: ["Presence", "SIPEvents", "SIPSyntax", "XMLSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "OverlaySIPTests",
+            dependencies: ["OverlaySIP", "Overlay", "SIPTransport", "SIPSyntax", nioCore, nioPosix, logging],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "OverlayTests", dependencies: ["Overlay", "OverlaySimulation"], swiftSettings: swiftSettings),
         .testTarget(name: "ControlChannelTests", dependencies: ["ControlChannel", nioCore, nioPosix, logging], swiftSettings: swiftSettings),
         .testTarget(name: "XMLSupportTests", dependencies: ["XMLSupport"], swiftSettings: swiftSettings),
