@@ -11,7 +11,12 @@ struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run a node in the foreground until SIGINT or SIGTERM.",
-        discussion: "Prints one line 'smf ready: <listeners> data=<dir>' on stdout once the listeners are open; logs go to stderr."
+        discussion: """
+            The node keeps its state in <dir>/smf.sqlite and answers `smf` commands on <dir>/control.sock. It is the \
+            presence agent of its address of record sip:USER@HOST:PORT (its first UDP listener) and serves the \
+            presence and m2m-alarm event packages and MESSAGE. Prints one line 'smf ready: <listeners> data=<dir>' \
+            on stdout once the listeners are open; logs go to stderr.
+            """
     )
 
     @Option(name: .long, help: ArgumentHelp("Data directory (created if missing).", valueName: "dir"))
