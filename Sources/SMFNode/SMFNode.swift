@@ -204,6 +204,7 @@ struct EndpointService: Service {
                 }
             }
         }
+        await runtime.registration?.unregister()
         await runtime.endpoint.shutdown()
     }
 }

@@ -68,6 +68,21 @@ import Testing
         try await registrar.send(response(to: modify, status: "200 OK", extra: ["SIP-ETag: e2", "Expires: 3600"]), to: port)
         #expect(node.isRunning)
         #expect(output.text.contains("registered at the registrar"), "log:\n\(output.text)")
+
+        // A clean stop removes the binding (RFC 3261 §10.2.2) before the transport closes.
+        kill(node.processIdentifier, SIGTERM)
+        let removal = try await receiveRequest(from: registrar, method: "REGISTER")
+        #expect(headerValue("Expires", in: removal) == "0")
+        #expect(headerValue("Contact", in: removal) == "<sip:alice@127.0.0.1:\(port)>")
+        #expect(headerValue("Call-ID", in: removal) == headerValue("Call-ID", in: first))
+        #expect(headerValue("CSeq", in: removal) == "3 REGISTER")
+        try await registrar.send(response(to: removal, status: "200 OK"), to: port)
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(10)
+        while node.isRunning, clock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(!node.isRunning)
+        #expect(node.terminationStatus == 0, "log:\n\(output.text)")
+        #expect(output.text.contains("unregistered from the registrar"), "log:\n\(output.text)")
     }
 
     @Test func refusedRegistrationIsLoggedAndTheNodeKeepsRunning() async throws {
