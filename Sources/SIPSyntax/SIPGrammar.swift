@@ -22,6 +22,9 @@ enum SIPGrammar {
     static let percent: UInt8 = 0x25
     static let openBracket: UInt8 = 0x5B
     static let closeBracket: UInt8 = 0x5D
+    static let openParen: UInt8 = 0x28
+    static let closeParen: UInt8 = 0x29
+    static let delete: UInt8 = 0x7F
 
     /// SP, HTAB, CR or LF: linear white space once folding has been undone (RFC 3261 §25.1 LWS).
     @inline(__always)
@@ -65,6 +68,52 @@ enum SIPGrammar {
         case quote, lessThan, greaterThan, backslash, 0x7B, 0x7D, 0x7C, 0x5E, 0x60: return false
         default: return true
         }
+    }
+
+    /// A character RFC 3261 §25.1 does not allow where it was found in a header value.
+    enum ControlProblem: String, CustomStringConvertible {
+        /// A CR not followed by LF: CR is only allowed as part of a CRLF line end (§7.3.1).
+        case bareCR = "bare CR"
+        /// %x00-08, %x0B-0C, %x0E-1F or %x7F outside a quoted-pair.
+        case control = "control character"
+
+        var description: String { rawValue }
+    }
+
+    /// The first control character a header value may not contain, or `nil` when it has none.
+    ///
+    /// `raw` is the value as received, over all its lines (their CRLF or LF line ends included).
+    /// RFC 3261 §25.1 builds header values from TEXT-UTF8, LWS, quoted-string and comment: HTAB is
+    /// the only control character they allow, except that a quoted-pair inside a quoted-string or a
+    /// comment may escape any octet other than CR and LF (RFC 4475 §3.1.1.2 escapes NUL, BEL and DEL
+    /// that way in a display name). A CR must be followed by LF.
+    static func controlProblem<B: SIPByteSlice>(inValue raw: B) -> ControlProblem? {
+        var inQuote = false
+        var commentDepth = 0
+        var i = raw.startIndex
+        while i < raw.endIndex {
+            let byte = raw[i]
+            switch byte {
+            case cr:
+                guard i + 1 < raw.endIndex, raw[i + 1] == lf else { return .bareCR }
+                i += 1
+            case backslash where inQuote || commentDepth > 0:
+                // quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F)
+                if i + 1 < raw.endIndex && raw[i + 1] != cr && raw[i + 1] != lf { i += 1 }
+            case quote where commentDepth == 0:
+                inQuote.toggle()
+            case openParen where !inQuote:
+                commentDepth += 1
+            case closeParen where !inQuote && commentDepth > 0:
+                commentDepth -= 1
+            case lf, tab:
+                break
+            default:
+                if byte < space || byte == delete { return .control }
+            }
+            i += 1
+        }
+        return nil
     }
 
     /// The index after leading white space.

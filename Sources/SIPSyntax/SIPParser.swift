@@ -131,11 +131,11 @@ public struct SIPParser: Sendable {
         // Leading CRLFs before the start line are ignored (RFC 3261 §7.5).
         while i < bytes.endIndex && (bytes[i] == SIPGrammar.cr || bytes[i] == SIPGrammar.lf) { i += 1 }
 
-        guard let (lineEnd, next) = nextLine(bytes, from: i) else { return nil }
+        guard let (lineEnd, next, startControl) = nextLine(bytes, from: i) else { return nil }
         guard lineEnd - i <= limits.maxLineLength else {
             throw SIPParseError(kind: .lineTooLong, reason: "Bad Request - Start line too long")
         }
-        let startResult = parseStartLine(bytes[i..<lineEnd])
+        let startResult = startControl ? controlInStartLine(bytes[i..<lineEnd]) : parseStartLine(bytes[i..<lineEnd])
         i = next
 
         var headers = SIPHeaders()
@@ -143,14 +143,19 @@ public struct SIPParser: Sendable {
         var checked: [(Checked, CheckedValue<B>)] = []
         checked.reserveCapacity(12)
 
-        // The header being assembled: name bytes and value bytes (a slice, or a scratch copy when folded).
+        // The header being assembled: name bytes and value bytes (a slice, or a scratch copy when folded),
+        // and its raw extent over all its lines when one of them holds a control character.
         var pendingName: B?
         var pendingValue: B = bytes[bytes.startIndex..<bytes.startIndex]
         var folded: [UInt8]?
+        var pendingEnd = bytes.startIndex
+        var pendingControl = false
+        // The first field rejected for a control character; reported once the whole head is read.
+        var controlError: SIPParseError?
         var bodyStart: Int?
 
         while i < bytes.endIndex {
-            guard let (end, next) = nextLine(bytes, from: i) else { return nil }
+            guard let (end, next, control) = nextLine(bytes, from: i) else { return nil }
             guard end - i <= limits.maxLineLength else {
                 throw SIPParseError(kind: .lineTooLong, reason: "Bad Request - Header line too long")
             }
@@ -165,6 +170,8 @@ public struct SIPParser: Sendable {
                 guard pendingName != nil else {
                     throw SIPParseError(kind: .malformedHeader, reason: "Bad Request - Continuation line without a header")
                 }
+                pendingEnd = end
+                pendingControl = pendingControl || control
                 let more = SIPGrammar.trimmed(line)
                 if folded == nil { folded = Array(SIPGrammar.trimmed(pendingValue)) }
                 if !more.isEmpty {
@@ -174,7 +181,10 @@ public struct SIPParser: Sendable {
                 continue
             }
             if let name = pendingName {
-                try finishField(name: name, value: pendingValue, folded: folded, into: &headers, checked: &checked)
+                let raw = pendingControl ? bytes[pendingValue.startIndex..<pendingEnd] : nil
+                try finishField(
+                    name: name, value: pendingValue, folded: folded, raw: raw, into: &headers, checked: &checked,
+                    controlError: &controlError)
             }
             guard let colon = line.firstIndex(of: SIPGrammar.colon) else {
                 throw SIPParseError(kind: .malformedHeader, reason: "Bad Request - Header line without colon")
@@ -189,10 +199,15 @@ public struct SIPParser: Sendable {
             }
             pendingName = name
             pendingValue = line[(colon + 1)...]
+            pendingEnd = end
+            pendingControl = control
             folded = nil
         }
         if let name = pendingName {
-            try finishField(name: name, value: pendingValue, folded: folded, into: &headers, checked: &checked)
+            let raw = pendingControl ? bytes[pendingValue.startIndex..<pendingEnd] : nil
+            try finishField(
+                name: name, value: pendingValue, folded: folded, raw: raw, into: &headers, checked: &checked,
+                controlError: &controlError)
         }
         guard let bodyStart else { return nil }
 
@@ -206,6 +221,9 @@ public struct SIPParser: Sendable {
             throw error.with(recovered: SIPParseError.Recovered(isRequest: request, headers: headers))
         }
         let recovered = SIPParseError.Recovered(isRequest: isRequest, headers: headers)
+        if let controlError {
+            throw controlError.with(recovered: recovered)
+        }
         guard headers.count <= limits.maxHeaderFields else {
             throw SIPParseError(kind: .tooManyHeaders, reason: "Bad Request - Too many header fields")
         }
@@ -223,12 +241,25 @@ public struct SIPParser: Sendable {
         case owned(ArraySlice<UInt8>)
     }
 
+    /// Adds a finished field to `headers` (and to `checked` when the parser checks it).
+    ///
+    /// `raw` is the field's value as received over all its lines, given when a line held a control
+    /// character: a field whose control characters RFC 3261 §25.1 does not allow is left out and
+    /// recorded in `controlError` (the first one only), so the error response can still be built
+    /// from the other fields without echoing the offending bytes.
     private func finishField<B: SIPByteSlice>(
-        name: B, value: B, folded: [UInt8]?, into headers: inout SIPHeaders,
-        checked: inout [(Checked, CheckedValue<B>)]
+        name: B, value: B, folded: [UInt8]?, raw: B?, into headers: inout SIPHeaders,
+        checked: inout [(Checked, CheckedValue<B>)], controlError: inout SIPParseError?
     ) throws(SIPParseError) {
         guard headers.count < limits.maxHeaderFields else {
             throw SIPParseError(kind: .tooManyHeaders, reason: "Bad Request - Too many header fields")
+        }
+        if let raw, let problem = SIPGrammar.controlProblem(inValue: raw) {
+            if controlError == nil {
+                let described = SIPGrammar.string(name)
+                controlError = SIPParseError(kind: .invalidHeaderValue, reason: "Bad Request - \(problem) in \(described) header")
+            }
+            return
         }
         let trimmedValue: CheckedValue<B>
         let valueString: String
@@ -246,21 +277,96 @@ public struct SIPParser: Sendable {
         if let kind { checked.append((kind, trimmedValue)) }
     }
 
-    /// The end of the line starting at `from` (excluding CR LF) and the start of the next line.
+    /// The end of the line starting at `from` (excluding its CR LF, or a bare LF), the start of the
+    /// next line, and whether the line holds a control character other than HTAB (a CR not followed
+    /// by LF included; RFC 3261 §25.1 allows them only in quoted-pairs and CRLF).
+    ///
+    /// The control check rides on the scan for LF that finds the line end anyway: eight bytes at a
+    /// time, words without a byte below 0x20 or equal to 0x7F (LF among them) are skipped, and only
+    /// a flagged word is looked at byte by byte. The rare flagged line is examined by the caller.
     @inline(__always)
-    private func nextLine<B: SIPByteSlice>(_ bytes: B, from: Int) -> (Int, Int)? {
+    private func nextLine<B: SIPByteSlice>(_ bytes: B, from: Int) -> (end: Int, next: Int, control: Bool)? {
+        let found = bytes.withContiguousStorageIfAvailable { buffer -> (end: Int, next: Int, control: Bool)? in
+            guard let base = buffer.baseAddress else { return nil }
+            let offset = bytes.startIndex
+            guard let (end, next, control) = Self.nextLine(UnsafeRawPointer(base), count: buffer.count, from: from - offset)
+            else { return nil }
+            return (end + offset, next + offset, control)
+        }
+        if let found { return found }
+        // Not contiguous (no SIPByteSlice is today): the same scan one byte at a time.
         var i = from
+        var firstControl = Int.max
         while i < bytes.endIndex {
-            if bytes[i] == SIPGrammar.lf {
-                let end = (i > from && bytes[i - 1] == SIPGrammar.cr) ? i - 1 : i
-                return (end, i + 1)
+            let byte = bytes[i]
+            if byte < SIPGrammar.space || byte == SIPGrammar.delete {
+                if byte == SIPGrammar.lf {
+                    let end = (i > from && bytes[i - 1] == SIPGrammar.cr) ? i - 1 : i
+                    return (end, i + 1, firstControl < end)
+                }
+                if byte != SIPGrammar.tab && firstControl == Int.max { firstControl = i }
             }
             i += 1
         }
         return nil
     }
 
+    /// ``nextLine(_:from:)`` over `count` bytes at `base`, with offsets from `base`.
+    @inline(__always)
+    private static func nextLine(_ base: UnsafeRawPointer, count: Int, from: Int) -> (end: Int, next: Int, control: Bool)? {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highBits: UInt64 = 0x8080_8080_8080_8080
+        let deletes: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
+        var i = Swift.max(from, 0)
+        var firstControl = Int.max
+        while true {
+            // Skip words holding no control byte: "has a byte < 0x20" and "has a 0x7F byte" are the
+            // exact word-at-a-time tests of "Bit Twiddling Hacks" (hasless, haszero).
+            while i &+ 8 <= count {
+                let word = base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                let below = (word &- ones &* 0x20) & ~word & highBits
+                let delete = word ^ deletes
+                let isDelete = (delete &- ones) & ~delete & highBits
+                if below | isDelete != 0 { break }
+                i &+= 8
+            }
+            guard i < count else { return nil }
+            // Byte by byte through the flagged word (or the tail).
+            let stop = Swift.min(i &+ 8, count)
+            while i < stop {
+                let byte = base.load(fromByteOffset: i, as: UInt8.self)
+                if byte < SIPGrammar.space || byte == SIPGrammar.delete {
+                    if byte == SIPGrammar.lf {
+                        let crlf = i > from && base.load(fromByteOffset: i &- 1, as: UInt8.self) == SIPGrammar.cr
+                        let end = crlf ? i &- 1 : i
+                        // The CR of the line's own CRLF is the only control allowed to end the line.
+                        return (end, i &+ 1, firstControl < end)
+                    }
+                    if byte != SIPGrammar.tab && firstControl == Int.max { firstControl = i }
+                }
+                i &+= 1
+            }
+        }
+    }
+
     // MARK: - Start line
+
+    /// The error for a start line holding a control character other than HTAB: neither Method,
+    /// Request-URI, SIP-Version nor Reason-Phrase allows one (RFC 3261 §25.1).
+    private func controlInStartLine<B: SIPByteSlice>(_ line: B) -> StartLineResult {
+        let isResponse = Self.isStatusLine(line)
+        let problem: SIPGrammar.ControlProblem =
+            line.contains { $0 != SIPGrammar.tab && $0 != SIPGrammar.cr && ($0 < SIPGrammar.space || $0 == SIPGrammar.delete) }
+            ? .control : .bareCR
+        let reason = "Bad Request - \(problem) in \(isResponse ? "Status-Line" : "Request-Line")"
+        return .failure(SIPParseError(kind: .malformedStartLine, reason: reason), isRequest: !isResponse)
+    }
+
+    /// Whether a start line begins with "SIP/", so is a Status-Line (RFC 3261 §7.2).
+    private static func isStatusLine<B: SIPByteSlice>(_ line: B) -> Bool {
+        let s = line.startIndex
+        return line.count >= 4 && line[s] == 0x53 && line[s + 1] == 0x49 && line[s + 2] == 0x50 && line[s + 3] == 0x2F
+    }
 
     private enum StartLineResult {
         case success(Head.StartLine)
@@ -273,9 +379,7 @@ public struct SIPParser: Sendable {
         func fail(_ kind: SIPParseError.Kind, _ reason: String, status: Int = 400, request: Bool) -> StartLineResult {
             .failure(SIPParseError(kind: kind, reason: reason, statusCode: status), isRequest: request)
         }
-        let s = line.startIndex
-        let isResponse = line.count >= 4 && line[s] == 0x53 && line[s + 1] == 0x49 && line[s + 2] == 0x50 && line[s + 3] == 0x2F
-        if isResponse {
+        if Self.isStatusLine(line) {
             guard let sp1 = line.firstIndex(of: SIPGrammar.space) else {
                 return fail(.malformedStartLine, "Malformed status line", request: false)
             }

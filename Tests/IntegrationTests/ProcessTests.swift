@@ -3,13 +3,6 @@ import Testing
 
 /// The built `smf` binary against real SIP tools (sipsak, sipp) and signals.
 @Suite(.serialized) struct ProcessTests {
-    private func requireTool(_ name: String) throws -> URL {
-        guard let tool = findTool(name) else {
-            throw ProcessTestError(description: "\(name) is not installed; `make test` installs sipp and sipsak (apt-get install sipp sipsak)")
-        }
-        return tool
-    }
-
     @Test func sipsakOptionsOverUDPGets200() async throws {
         let sipsak = try requireTool("sipsak")
         let node = try await SMFProcess()
@@ -37,28 +30,12 @@ import Testing
         let node = try await SMFProcess()
         defer { node.cleanUp() }
         let port = transport == "udp" ? node.udpPort : node.tcpPort
-        let scenario = packageRoot.appendingPathComponent("Tests/IntegrationTests/sipp/options.xml")
-        let statsFile = FileManager.default.temporaryDirectory.appendingPathComponent("smf-sipp-\(UUID().uuidString).csv")
-        defer { try? FileManager.default.removeItem(at: statsFile) }
-        let clock = ContinuousClock()
-        let started = clock.now
-        let result = try await runTool(
-            sipp,
-            [
-                "127.0.0.1:\(port)", "-sf", scenario.path, "-m", "500", "-r", "200", "-t", mode,
-                "-i", "127.0.0.1", "-p", "0", "-nostdin", "-timeout", "60s",
-                "-trace_stat", "-stf", statsFile.path, "-fd", "1",
-            ],
-            currentDirectory: FileManager.default.temporaryDirectory,
-            timeout: .seconds(90)
-        )
-        let elapsed = clock.now - started
-        #expect(result.status == 0, "sipp exit \(result.status); output:\n\(result.output.suffix(3000))")
-        let stats = try SippStats(csv: String(contentsOf: statsFile, encoding: .utf8))
-        #expect(stats.successfulCalls == 500)
-        #expect(stats.failedCalls == 0)
-        #expect(stats.unexpectedMessages == 0)
-        print("sipp \(transport): \(stats.successfulCalls) OPTIONS ok, \(stats.failedCalls) failed, \(stats.unexpectedMessages) unexpected in \(elapsed)")
+        let run = try await runSipp(sipp, scenario: "options.xml", target: "127.0.0.1:\(port)", mode: mode, calls: 500, rate: 200)
+        #expect(run.result.status == 0, "sipp exit \(run.result.status); output:\n\(run.result.output.suffix(3000))")
+        #expect(run.stats.successfulCalls == 500)
+        #expect(run.stats.failedCalls == 0)
+        #expect(run.stats.unexpectedMessages == 0)
+        print("sipp \(transport): \(run.stats.successfulCalls) OPTIONS ok, \(run.stats.failedCalls) failed, \(run.stats.unexpectedMessages) unexpected in \(run.elapsed)")
         #expect(node.process.isRunning)
     }
 
@@ -113,28 +90,5 @@ import Testing
         #expect(result.output.components(separatedBy: "<- UDP SIP/2.0 200 OK").count == 3)
         #expect(result.output.components(separatedBy: "<- TCP SIP/2.0 200 OK").count == 3)
         #expect(result.output.contains("demo ok"))
-    }
-}
-
-/// The last line of a sipp `-trace_stat` CSV, read by column name.
-struct SippStats {
-    var successfulCalls: Int
-    var failedCalls: Int
-    var unexpectedMessages: Int
-
-    init(csv: String) throws {
-        let lines = csv.split(whereSeparator: \.isNewline).filter { !$0.isEmpty }
-        guard lines.count >= 2, let last = lines.last else { throw ProcessTestError(description: "sipp stats file has no data rows:\n\(csv)") }
-        let names = lines[0].split(separator: ";", omittingEmptySubsequences: false).map(String.init)
-        let values = last.split(separator: ";", omittingEmptySubsequences: false).map(String.init)
-        func value(_ name: String) throws -> Int {
-            guard let index = names.firstIndex(of: name), index < values.count, let number = Int(values[index]) else {
-                throw ProcessTestError(description: "sipp stats lack column \(name)")
-            }
-            return number
-        }
-        successfulCalls = try value("SuccessfulCall(C)")
-        failedCalls = try value("FailedCall(C)")
-        unexpectedMessages = try value("FailedUnexpectedMessage(C)")
     }
 }

@@ -20,6 +20,14 @@ func findTool(_ name: String) -> URL? {
     return nil
 }
 
+/// Finds an external tool or fails with how to get it (tests never skip because a tool is missing).
+func requireTool(_ name: String) throws -> URL {
+    guard let tool = findTool(name) else {
+        throw ProcessTestError(description: "\(name) is not installed; `make test` installs it (apt-get install sipp sipsak kamailio baresip)")
+    }
+    return tool
+}
+
 struct ProcessTestError: Error, CustomStringConvertible {
     var description: String
 }
@@ -86,14 +94,15 @@ final class SMFProcess {
     private(set) var tcpPort = 0
     private(set) var readyLine = ""
 
-    init() async throws {
+    /// Starts `smf run` on ephemeral UDP and TCP ports; `extraArguments` are appended (e.g. `["--user", "alice"]`).
+    init(extraArguments: [String] = []) async throws {
         let binary = smfBinary()
         guard FileManager.default.isExecutableFile(atPath: binary.path) else {
             throw ProcessTestError(description: "smf binary not found at \(binary.path); build it with `swift build` or set SMF_BIN")
         }
         dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("smf-proc-\(UUID().uuidString)")
         process.executableURL = binary
-        process.arguments = ["run", "--data", dataDirectory.path, "--listen", "udp:127.0.0.1:0", "--listen", "tcp:127.0.0.1:0"]
+        process.arguments = ["run", "--data", dataDirectory.path, "--listen", "udp:127.0.0.1:0", "--listen", "tcp:127.0.0.1:0"] + extraArguments
         let out = Pipe()
         let err = Pipe()
         process.standardOutput = out
