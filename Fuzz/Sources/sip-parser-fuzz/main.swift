@@ -31,6 +31,7 @@ public func sipParserFuzz(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
 /// line, every other header field in order, body) must survive unchanged, and from then on the message
 /// must be an exact fixed point.
 private func checkRoundTrip(_ message: SIPMessage, source: StaticString) {
+    checkNoControlCharacters(message, source: source)
     var first = ByteBuffer()
     message.write(into: &first)
     let reparsed: SIPMessage
@@ -49,6 +50,21 @@ private func checkRoundTrip(_ message: SIPMessage, source: StaticString) {
     }
     guard (try? parser.parse(datagram: second)) == reparsed else {
         fatalError("\(source): normalised message does not round-trip exactly\n\(String(buffer: second))")
+    }
+}
+
+/// RFC 3261 §25.1: an accepted header value holds no control character but HTAB, unless a
+/// quoted-pair escapes it (a backslash right before it). The round trip alone cannot see this: a NUL
+/// survives serialisation unchanged.
+private func checkNoControlCharacters(_ message: SIPMessage, source: StaticString) {
+    for field in message.headers {
+        var previous: UInt8 = 0
+        for byte in field.value.utf8 {
+            if (byte < 0x20 && byte != 0x09) || byte == 0x7F, previous != UInt8(ascii: "\\") {
+                fatalError("\(source): accepted control byte \(byte) in \(field.name) header: \(field.value.debugDescription)")
+            }
+            previous = byte
+        }
     }
 }
 
