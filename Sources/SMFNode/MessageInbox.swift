@@ -3,51 +3,72 @@ import Logging
 import SIPEndpoint
 import SIPEvents
 import SIPSyntax
+import SIPTransport
 import Storage
 
-/// The node's inbox: every MESSAGE the endpoint accepted (RFC 3428 §7) goes into `sip_messages`, then to the
-/// `smf messages --follow` watchers.
+/// The node's inbox: answers MESSAGE (RFC 3428 §7) itself so that an accepted message is in `sip_messages`
+/// before the 200 leaves, then passes it to the `smf messages --follow` watchers.
 ///
-/// The endpoint answers 200 as it hands the message over (it has no hook to wait for a write), so a crash in
-/// the moment between the two loses a message its sender saw delivered.
+/// It takes the UA core's MESSAGE handler over from the endpoint (``install(on:)``, after the endpoint started),
+/// with the same checks (``SIPPagerMessage/validate(_:accepting:maximumBodySize:)`` with the endpoint's types and
+/// size limits). A message that cannot be stored is answered 500, so its sender knows it was not delivered.
 actor MessageInbox {
     private let database: SMFDatabase
+    private let configuration: SIPEndpointConfiguration
     private let logger: Logger
     private var followers: [Int: AsyncStream<StoredMessage>.Continuation] = [:]
     private var nextFollower = 0
+    private var isOpen = true
 
-    init(database: SMFDatabase, logger: Logger) {
+    init(database: SMFDatabase, configuration: SIPEndpointConfiguration, logger: Logger) {
         self.database = database
+        self.configuration = configuration
         self.logger = logger
     }
 
-    /// Stores each message of `messages` until the stream ends (the endpoint shut down) or the task is cancelled.
-    func consume(_ messages: AsyncStream<SIPReceivedMessage>) async {
-        for await message in messages {
-            await store(message, receivedAt: Date().timeIntervalSince1970)
+    /// Makes the inbox the MESSAGE handler of `userAgent`.
+    func install(on userAgent: SIPUserAgentCore) async {
+        await userAgent.register(.message, accepting: configuration.acceptedMessageTypes) { [weak self] incoming in
+            await self?.messageArrived(incoming) ?? SIPEventMessages.response(503, to: incoming.request)
         }
+    }
+
+    /// Checks, stores, then answers one MESSAGE (RFC 3428 §7: 2xx only once the message is accepted).
+    func messageArrived(_ incoming: SIPIncomingRequest, receivedAt: Double = Date().timeIntervalSince1970) async -> SIPResponse {
+        let request = incoming.request
+        guard isOpen else { return SIPEventMessages.response(503, to: request) }
+        let limit = incoming.source.transport == .tcp ? configuration.maximumMessageBodySizeTCP : configuration.maximumMessageBodySizeUDP
+        switch SIPPagerMessage.validate(request, accepting: configuration.acceptedMessageTypes, maximumBodySize: limit) {
+        case .reject(let response):
+            return response
+        case .accept(let body, let response):
+            let from = request.headers.from?.uri.description ?? ""
+            do {
+                let stored = try await database.saveMessage(
+                    receivedAt: receivedAt, from: from, to: request.headers.to?.uri.description ?? "",
+                    contentType: body.contentType.isEmpty ? "text/plain" : body.contentType, body: body.bytes)
+                for (_, follower) in followers { follower.yield(stored) }
+                return response
+            } catch {
+                logger.error("cannot store a received MESSAGE; answering 500", metadata: ["sip.from": "\(from)", "smf.error": "\(error)"])
+                return SIPEventMessages.response(500, to: request)
+            }
+        }
+    }
+
+    /// Stops taking messages (503 from now on) and ends every follower's stream.
+    func close() {
+        isOpen = false
         for (_, follower) in followers { follower.finish() }
         followers.removeAll()
     }
 
-    /// Saves one message and passes it to the followers.
-    func store(_ message: SIPReceivedMessage, receivedAt: Double) async {
-        do {
-            let stored = try await database.saveMessage(
-                receivedAt: receivedAt, from: message.from?.description ?? "", to: message.to?.description ?? "",
-                contentType: message.body.contentType.isEmpty ? "text/plain" : message.body.contentType, body: message.body.bytes)
-            for (_, follower) in followers { follower.yield(stored) }
-        } catch {
-            logger.error(
-                "cannot store a received MESSAGE", metadata: ["sip.from": "\(message.from?.description ?? "-")", "smf.error": "\(error)"])
-        }
-    }
-
-    /// Messages stored from now on, until `stopFollowing(_:)` or the inbox closes.
+    /// Messages stored from now on, until ``stopFollowing(_:)`` or ``close()``.
     func follow() -> (id: Int, messages: AsyncStream<StoredMessage>) {
         let (stream, continuation) = AsyncStream.makeStream(of: StoredMessage.self, bufferingPolicy: .bufferingNewest(1000))
+        if !isOpen { continuation.finish() }
         nextFollower += 1
-        followers[nextFollower] = continuation
+        if isOpen { followers[nextFollower] = continuation }
         return (nextFollower, stream)
     }
 

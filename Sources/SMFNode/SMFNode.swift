@@ -144,9 +144,9 @@ public final class SMFNode: Sendable {
         }
         let presence = NodePresence(endpoint: endpoint, database: database, aor: aor, publicationTarget: registrarAoR, logger: logger)
         await presence.restore()
-        let runtime = NodeRuntime(
-            database: database, endpoint: endpoint, presence: presence, inbox: MessageInbox(database: database, logger: logger),
-            registration: registration)
+        let inbox = MessageInbox(database: database, configuration: endpoint.configuration, logger: logger)
+        await inbox.install(on: userAgent)
+        let runtime = NodeRuntime(database: database, endpoint: endpoint, presence: presence, inbox: inbox, registration: registration)
         runtimeSlot.set(runtime)
     }
 
@@ -185,8 +185,8 @@ struct StorageService: Service {
     }
 }
 
-/// Runs the endpoint's work (storing received MESSAGEs, keeping the registration) until graceful shutdown, then
-/// shuts the endpoint down — before the transport closes, which is listed before it.
+/// Keeps the registration (if any) until graceful shutdown, then removes it, closes the inbox and shuts the
+/// endpoint down — before the transport closes, which is listed before it.
 struct EndpointService: Service {
     let slot: NodeRuntimeSlot
     let logger: Logger
@@ -196,15 +196,13 @@ struct EndpointService: Service {
             try? await gracefulShutdown()
             return
         }
-        await cancelWhenGracefulShutdown {
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask { await runtime.inbox.consume(runtime.endpoint.messages) }
-                if let registration = runtime.registration {
-                    group.addTask { await registration.run() }
-                }
-            }
+        if let registration = runtime.registration {
+            await cancelWhenGracefulShutdown { await registration.run() }
+            await registration.unregister()
+        } else {
+            try? await gracefulShutdown()
         }
-        await runtime.registration?.unregister()
+        await runtime.inbox.close()
         await runtime.endpoint.shutdown()
     }
 }

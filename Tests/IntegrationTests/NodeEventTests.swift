@@ -54,12 +54,12 @@ import Testing
         let text = "pump 7 pressure high \(UUID().uuidString.prefix(8))"
         let sent = try await smf(["message", "send", "--data", alice.data, bob.aor, text])
         #expect(sent == "delivered: 200\n")
-        try await follow.waitForOutput(containing: text)
-        #expect(follow.text.contains(" \(alice.aor) \(text)"), "follow output:\n\(follow.text)")
-
+        // Stored before the 200 went out: listed at once, no waiting.
         let listing = try await smf(["messages", "--data", bob.data])
         let line = try #require(listing.split(separator: "\n").last.map(String.init))
         #expect(line.hasSuffix(" \(alice.aor) \(text)"), "listing:\n\(listing)")
+        try await follow.waitForOutput(containing: text)
+        #expect(follow.text.contains(" \(alice.aor) \(text)"), "follow output:\n\(follow.text)")
 
         // Stored in SQLite: a clean restart on the same data directory still lists it.
         let outcome = try #require(try await bob.stop(signal: SIGTERM))
