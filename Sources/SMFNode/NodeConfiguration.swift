@@ -1,4 +1,5 @@
 public import SIPCore
+public import SIPSyntax
 public import SIPTransport
 
 /// Version of the `smf` software, used in `Server`/`User-Agent` headers and `smf --version`.
@@ -18,17 +19,25 @@ public struct NodeConfiguration: Sendable {
     public var user: String
     /// RFC 3261 timers (T1, T2, T4).
     public var timers: SIPTimerConfiguration
+    /// A conventional registrar and presence server (e.g. Kamailio, `sip:10.0.0.1:5060`): when set, the node
+    /// REGISTERs its contact there under `sip:USER@REGISTRAR-HOST:PORT` (RFC 3261 §10) and PUBLISHes its presence
+    /// to that address of record (RFC 3903).
+    public var registrar: SIPURI?
+    /// Registration lifetime asked of the registrar, in seconds (RFC 3261 §10.2.1.1).
+    public var registrationExpires: Int = 600
 
     public init(
         listeners: [SIPListenAddress] = NodeConfiguration.defaultListeners,
         dataDirectory: String,
         user: String = "smf",
-        timers: SIPTimerConfiguration = SIPTimerConfiguration()
+        timers: SIPTimerConfiguration = SIPTimerConfiguration(),
+        registrar: SIPURI? = nil
     ) {
         self.listeners = listeners
         self.dataDirectory = dataDirectory
         self.user = user
         self.timers = timers
+        self.registrar = registrar
     }
 
     public static let defaultListeners: [SIPListenAddress] = [

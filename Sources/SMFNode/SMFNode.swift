@@ -3,15 +3,21 @@ import Foundation
 public import Logging
 import NIOCore
 import NIOPosix
+import Presence
 import ServiceLifecycle
+public import SIPEndpoint
+import SIPSyntax
+import Storage
 public import UnixSignals
 public import SIPTransport
 
-/// One running `smf` node: its data directory, SIP transport and UA core, wired into a `ServiceGroup`.
+/// One running `smf` node: its data directory and database, control channel, SIP transport and UA core, and the
+/// SIP endpoint serving `presence` and the M2M packages, wired into a `ServiceGroup`.
 ///
-/// Services start in dependency order (storage, when it lands → transport → …) and shut down in reverse.
-/// Call ``start()`` to create the data directory and bind the listeners, then ``run()``;
-/// ``shutdown()`` (or a configured signal) ends ``run()`` gracefully.
+/// Services start in dependency order (storage → control → transport → endpoint) and shut down in reverse, so
+/// the endpoint stops before the transport closes. Call ``start()`` to open the database and control socket, bind
+/// the listeners and start the endpoint, then ``run()``; ``shutdown()`` (or a configured signal) ends ``run()``
+/// gracefully.
 public final class SMFNode: Sendable {
     public let configuration: NodeConfiguration
     public let transport: SIPTransport
@@ -20,6 +26,7 @@ public final class SMFNode: Sendable {
     public let control: ControlCommandRegistry
     let controlServer: ControlServer
     let startedAt: ContinuousClock.Instant
+    let runtimeSlot = NodeRuntimeSlot()
     private let logger: Logger
     private let group: ServiceGroup
 
@@ -50,8 +57,10 @@ public final class SMFNode: Sendable {
         self.group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [
-                    .init(service: transport),
+                    .init(service: StorageService()),
                     .init(service: ControlService(server: controlServer)),
+                    .init(service: transport),
+                    .init(service: EndpointService(slot: runtimeSlot, logger: logger)),
                     .init(service: ReadinessService(transport: transport, onReady: onReady)),
                 ],
                 gracefulShutdownSignals: gracefulShutdownSignals,
@@ -60,13 +69,14 @@ public final class SMFNode: Sendable {
         )
         do {
             try registerNodeCommands()
+            try registerEventCommands()
         } catch {
             logger.error("cannot register the node's control commands", metadata: ["smf.error": "\(error)"])
         }
     }
 
-    /// Creates the data directory if missing, opens the control socket and binds the SIP listeners; returns the
-    /// bound addresses.
+    /// Creates the data directory if missing, opens the control socket, the database (`smf.sqlite`) and the SIP
+    /// listeners, and starts the endpoint (restoring the subscriptions it notifies); returns the bound addresses.
     ///
     /// The control socket comes first, so a second node on the same data directory fails with "another smf node
     /// is running with data dir X" before it touches any port.
@@ -82,13 +92,66 @@ public final class SMFNode: Sendable {
         } catch {
             throw SMFNodeError(problem: error.message)
         }
+        let database: SMFDatabase
         do {
-            return try await transport.bind()
+            database = try SMFDatabase(directory: configuration.dataDirectory, logger: logger)
+        } catch {
+            await controlServer.close()
+            throw SMFNodeError(problem: "cannot open the node database: \(error)")
+        }
+        let addresses: [SIPListenAddress]
+        do {
+            addresses = try await transport.bind()
         } catch {
             await controlServer.close()
             throw SMFNodeError(problem: "cannot open SIP listeners \(configuration.listeners.map(\.description).joined(separator: " ")): \(error)")
         }
+        do {
+            try await startEndpoint(database: database, addresses: addresses)
+        } catch {
+            await transport.close()
+            await controlServer.close()
+            throw error
+        }
+        return addresses
     }
+
+    /// The node's address of record: `sip:USER@HOST:PORT` of its first UDP listener (else its first listener).
+    static func addressOfRecord(user: String, addresses: [SIPListenAddress]) -> SIPURI? {
+        guard let address = addresses.first(where: { $0.transport == .udp }) ?? addresses.first else { return nil }
+        var parameters = SIPParameters()
+        if address.transport == .tcp { parameters.set("transport", "tcp") }
+        return SIPURI(user: user, host: address.hostForURI, port: address.port, parameters: parameters)
+    }
+
+    private func startEndpoint(database: SMFDatabase, addresses: [SIPListenAddress]) async throws {
+        guard let aor = Self.addressOfRecord(user: configuration.user, addresses: addresses) else {
+            throw SMFNodeError(problem: "the node has no SIP listener to name its address of record")
+        }
+        let endpoint = SIPEndpoint(
+            configuration: SIPEndpointConfiguration(localURI: aor), transport: transport, userAgent: userAgent,
+            store: database.endpointStore, packages: [PresenceEventPackage()] + M2MEventPackages.all, logger: logger)
+        do {
+            try await endpoint.start()
+        } catch {
+            throw SMFNodeError(problem: "cannot start the SIP endpoint: \(error)")
+        }
+        let registrarAoR = configuration.registrar.map { RegistrationClient.addressOfRecord(user: configuration.user, registrar: $0) }
+        let registration = configuration.registrar.map { registrar in
+            RegistrationClient(
+                registrar: registrar, addressOfRecord: RegistrationClient.addressOfRecord(user: configuration.user, registrar: registrar),
+                contact: aor, expires: configuration.registrationExpires, transport: transport, logger: logger)
+        }
+        let presence = NodePresence(endpoint: endpoint, database: database, aor: aor, publicationTarget: registrarAoR, logger: logger)
+        await presence.restore()
+        let inbox = MessageInbox(database: database, configuration: endpoint.configuration, logger: logger)
+        await inbox.install(on: userAgent)
+        let runtime = NodeRuntime(database: database, endpoint: endpoint, presence: presence, inbox: inbox, registration: registration)
+        runtimeSlot.set(runtime)
+    }
+
+    /// The node's SIP endpoint, once ``start()`` succeeded.
+    public var endpoint: SIPEndpoint? { runtimeSlot.current?.endpoint }
 
     /// Runs every service until graceful shutdown; returns when all have stopped.
     public func run() async throws {
@@ -112,6 +175,36 @@ public final class SMFNode: Sendable {
 public struct SMFNodeError: Error, CustomStringConvertible, Sendable {
     public var problem: String
     public var description: String { problem }
+}
+
+/// Holds the database's place in the start order (first up, last down); the database itself is opened by
+/// ``SMFNode/start()`` and closes when the node is released.
+struct StorageService: Service {
+    func run() async throws {
+        try? await gracefulShutdown()
+    }
+}
+
+/// Keeps the registration (if any) until graceful shutdown, then removes it, closes the inbox and shuts the
+/// endpoint down — before the transport closes, which is listed before it.
+struct EndpointService: Service {
+    let slot: NodeRuntimeSlot
+    let logger: Logger
+
+    func run() async throws {
+        guard let runtime = slot.current else {
+            try? await gracefulShutdown()
+            return
+        }
+        if let registration = runtime.registration {
+            await cancelWhenGracefulShutdown { await registration.run() }
+            await registration.unregister()
+        } else {
+            try? await gracefulShutdown()
+        }
+        await runtime.inbox.close()
+        await runtime.endpoint.shutdown()
+    }
 }
 
 /// Reports readiness once the transport is bound; it starts after the ServiceGroup installed its signal

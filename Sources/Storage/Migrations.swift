@@ -18,6 +18,7 @@ enum Migrations {
         }
 
         registerSIPEndpoint(&migrator)
+        registerMessages(&migrator)
 
         return migrator
     }()

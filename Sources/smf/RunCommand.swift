@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import SIPSyntax
 import SIPTransport
 import SMFNode
 import UnixSignals
@@ -10,7 +11,12 @@ struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run a node in the foreground until SIGINT or SIGTERM.",
-        discussion: "Prints one line 'smf ready: <listeners> data=<dir>' on stdout once the listeners are open; logs go to stderr."
+        discussion: """
+            The node keeps its state in <dir>/smf.sqlite and answers `smf` commands on <dir>/control.sock. It is the \
+            presence agent of its address of record sip:USER@HOST:PORT (its first UDP listener) and serves the \
+            presence and m2m-alarm event packages and MESSAGE. Prints one line 'smf ready: <listeners> data=<dir>' \
+            on stdout once the listeners are open; logs go to stderr.
+            """
     )
 
     @Option(name: .long, help: ArgumentHelp("Data directory (created if missing).", valueName: "dir"))
@@ -32,23 +38,53 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("SIP user part of this node's URIs.", valueName: "name"))
     var user: String = "smf"
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "A registrar and presence server (e.g. Kamailio) as a SIP URI, e.g. sip:10.0.0.1:5060: the node REGISTERs sip:USER@HOST:PORT there and PUBLISHes its presence to it.",
+            valueName: "uri"
+        )
+    )
+    var registrar: String?
+
+    @Option(name: .long, help: ArgumentHelp("Registration lifetime asked of the registrar, in seconds.", valueName: "seconds"))
+    var registerExpires: Int = 600
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
         guard !data.isEmpty else { throw ValidationError("--data must name a directory") }
+        guard !user.isEmpty, user.allSatisfy({ $0.isLetter || $0.isNumber || "-_.!~*'()&=+$,;?/".contains($0) }) else {
+            throw ValidationError("--user '\(user)' is not a SIP user name (letters, digits and -_.!~*'()&=+$,;?/)")
+        }
+        _ = try registrarURI()
+        guard (60...86_400).contains(registerExpires) else {
+            throw ValidationError("--register-expires must be between 60 and 86400 seconds, not \(registerExpires)")
+        }
         var seen = Set<SIPListenAddress>()
         for address in listen where !seen.insert(address).inserted && address.port != 0 {
             throw ValidationError("--listen \(address) is given twice")
         }
     }
 
+    /// The parsed `--registrar`, checked to be a sip: URI with a host.
+    private func registrarURI() throws -> SIPURI? {
+        guard let registrar else { return nil }
+        guard let uri = SIPURI(registrar), uri.isSIP, !uri.host.isEmpty else {
+            throw ValidationError("--registrar '\(registrar)' is not a sip: URI with a host, e.g. sip:10.0.0.1:5060")
+        }
+        return uri
+    }
+
     func run() async throws {
         let logger = logging.makeLogger(label: "smf")
-        let configuration = NodeConfiguration(
+        var configuration = NodeConfiguration(
             listeners: listen.isEmpty ? NodeConfiguration.defaultListeners : listen,
             dataDirectory: data,
-            user: user
+            user: user,
+            registrar: try registrarURI()
         )
+        configuration.registrationExpires = registerExpires
         let dataDirectory = data
         let node = SMFNode(
             configuration: configuration,

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Logging
 import SMFNode
 
@@ -8,7 +9,10 @@ struct SMF: AsyncParsableCommand {
         commandName: "smf",
         abstract: "Service Management Framework for M2M communities over SIP.",
         version: SMFVersion.current,
-        subcommands: [RunCommand.self, StatusCommand.self, OptionsCommand.self, DemoCommand.self]
+        subcommands: [
+            RunCommand.self, StatusCommand.self, PresenceCommand.self, MessageCommand.self, MessagesCommand.self,
+            SubscriptionsCommand.self, StateCommand.self, OptionsCommand.self, DemoCommand.self,
+        ]
     )
 }
 
@@ -39,4 +43,10 @@ enum LoggingBootstrap {
     }()
 
     static func once(level: Logger.Level) { _ = done }
+}
+
+/// Writes one line to standard output at once (unbuffered), for commands that stream: a reader on a pipe sees
+/// each line as it happens.
+func printLine(_ text: String) {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
 }

@@ -1,0 +1,22 @@
+import SIPEvents
+
+/// The machine-to-machine event packages every node serves besides `presence` (RFC 6665 §7.2 asks each
+/// package to say what its bodies and first NOTIFY are; these are the node's own, not registered with IANA).
+///
+/// Kept here until the service runtime declares packages from composition files.
+public enum M2MEventPackages {
+    /// `m2m-alarm`: an alarm's current state, as text or JSON (`smf state set --package m2m-alarm TEXT`).
+    ///
+    /// - Bodies: `text/plain` or `application/json`.
+    /// - First NOTIFY (RFC 6665 §4.2.1.2): the resource's current state, or no body when none was set yet.
+    /// - No rate limit: an alarm is sent as soon as it changes (RFC 6665 §5.4.7 leaves the interval to the package).
+    public static let alarm = SIPBasicEventPackage(
+        name: "m2m-alarm",
+        acceptedContentTypes: ["text/plain", "application/json"],
+        expiresPolicy: SIPExpiresPolicy(),
+        minimumNotifyInterval: .zero
+    )
+
+    /// Every M2M package, for registration with the endpoint.
+    public static var all: [any SIPEventPackage] { [alarm] }
+}
