@@ -1,13 +1,10 @@
 import Foundation
 import Testing
 
-// NOT COMPILED YET (excluded in Package.swift). The lead renames this file to EventInteropTests.swift
-// (and drops it from the IntegrationTests `exclude:` list) once `smf run --user/--registrar`, the
-// control-channel commands (`smf presence publish|watch`, `smf message send`, `smf messages`,
-// `smf subscriptions`) and the m2m-alarm package have landed. Each suite below is independent, so they can
-// also be moved out one by one as their feature lands. The harnesses they use (KamailioServer, Baresip,
-// runSipp, UDPPeer, SIPText) are already proven against real peers in KamailioInteropTests and
-// BaresipInteropTests.
+// smf against real third-party SIP software (issue 3): baresip watches an smf node's presence and
+// exchanges MESSAGEs with it, sipp drives m2m-alarm SUBSCRIBE/NOTIFY dialogs, and Kamailio serves as
+// registrar and presence server for an smf node. The harnesses (KamailioServer, Baresip, runSipp,
+// UDPPeer, SIPText) are proven on their own in KamailioInteropTests and BaresipInteropTests.
 
 /// Runs an `smf` CLI command against a running node's data directory and requires exit status 0.
 @discardableResult
