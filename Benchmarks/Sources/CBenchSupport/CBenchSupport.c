@@ -7,7 +7,8 @@
 long long c_bench_heap_in_use(void) {
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
     struct mallinfo2 info = mallinfo2();
-    return (long long)info.uordblks;
+    // Small blocks from the arenas plus the large ones malloc maps on their own (e.g. big dictionary storage).
+    return (long long)info.uordblks + (long long)info.hblkhd;
 #else
     return -1;
 #endif

@@ -52,7 +52,7 @@ func residentBytes() -> Int {
     return -1
 }
 
-/// Bytes of heap in use (glibc `mallinfo2().uordblks`), `-1` without glibc.
+/// Bytes of heap in use (glibc `mallinfo2()`, arenas and mapped blocks), `-1` without glibc.
 func heapBytesInUse() -> Int { Int(c_bench_heap_in_use()) }
 
 /// Reads stdin lines on a plain thread (a blocking read must not hold a cooperative-pool thread).

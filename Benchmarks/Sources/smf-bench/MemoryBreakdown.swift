@@ -14,7 +14,7 @@ import Darwin
 // Where a notifier's memory per subscription goes, printed on stderr with `sip.subscription_bytes`:
 // the parts that can be measured alone in this process, by heap bytes in use before and after.
 
-/// Heap bytes in use in this process (glibc `mallinfo2().uordblks`), `nil` without glibc.
+/// Heap bytes in use in this process (glibc `mallinfo2()`, arenas and mapped blocks), `nil` without glibc.
 func heapBytesInUse() -> Int? {
     let bytes = c_bench_heap_in_use()
     return bytes >= 0 ? Int(bytes) : nil

@@ -56,6 +56,13 @@ final class RawSubscriberClient: @unchecked Sendable {
     private var watchedCompletedAt: Double?
     private var unexpected: [String] = []
     private var receiving = true
+    /// Dialogs whose SUBSCRIBE was sent and whose first NOTIFY has not come yet.
+    private var awaitingFirstNotify = Set<Int>()
+    /// Dialogs whose unsubscribing SUBSCRIBE was sent and whose `terminated` NOTIFY has not come yet.
+    private var awaitingTermination = Set<Int>()
+    /// Called (on the receiving thread) with the number of first NOTIFYs so far, every ``progressStep``.
+    private var progress: (@Sendable (Int) -> Void)?
+    private let progressStep = 1_000
 
     /// Opens the socket and starts the receiving thread.
     init(notifierPort: Int) throws {
@@ -97,6 +104,11 @@ final class RawSubscriberClient: @unchecked Sendable {
         close(socket)
     }
 
+    /// Reports every 1,000th first NOTIFY to `report` (on the receiving thread); `nil` stops it.
+    func onProgress(_ report: (@Sendable (Int) -> Void)?) {
+        condition.withLock { progress = report }
+    }
+
     var dialogCount: Int { condition.withLock { dialogs.count } }
     var notified: Int { condition.withLock { notifiedCount } }
 
@@ -117,23 +129,25 @@ final class RawSubscriberClient: @unchecked Sendable {
         let deadline = now() + timeout
         for index in range {
             condition.lock()
-            while pendingFirstNotify(in: range.lowerBound..<index) >= window {
-                resendStale(in: range.lowerBound..<index)
+            while awaitingFirstNotify.count >= window {
+                resendStale(awaitingFirstNotify)
                 _ = condition.wait(until: Date(timeIntervalSinceNow: 0.25))
                 if now() > deadline {
+                    let waiting = awaitingFirstNotify.count
                     condition.unlock()
-                    throw Failure(description: "subscribing timed out with \(pendingFirstNotify(in: range)) dialogs unanswered")
+                    throw Failure(description: "subscribing timed out at dialog \(index - range.lowerBound) with \(waiting) unanswered")
                 }
             }
             let message = subscribeRequest(index: index, expires: expires)
             dialogs[index].lastRequest = message
             dialogs[index].sentAt = now()
+            awaitingFirstNotify.insert(index)
             condition.unlock()
             send(message)
         }
         try waitUntil(deadline: deadline, what: "first NOTIFYs") {
-            resendStale(in: range)
-            return pendingFirstNotify(in: range) == 0
+            resendStale(awaitingFirstNotify)
+            return awaitingFirstNotify.isEmpty
         }
         try checkNoUnexpected()
         return range
@@ -145,8 +159,8 @@ final class RawSubscriberClient: @unchecked Sendable {
         let deadline = now() + timeout
         for index in range {
             condition.lock()
-            while pendingTermination(in: range.lowerBound..<index) >= window {
-                resendStale(in: range.lowerBound..<index)
+            while awaitingTermination.count >= window {
+                resendStale(awaitingTermination)
                 _ = condition.wait(until: Date(timeIntervalSinceNow: 0.25))
                 if now() > deadline {
                     condition.unlock()
@@ -157,12 +171,13 @@ final class RawSubscriberClient: @unchecked Sendable {
             let message = subscribeRequest(index: index, expires: 0)
             dialogs[index].lastRequest = message
             dialogs[index].sentAt = now()
+            awaitingTermination.insert(index)
             condition.unlock()
             send(message)
         }
         try waitUntil(deadline: deadline, what: "terminated NOTIFYs") {
-            resendStale(in: range)
-            return pendingTermination(in: range) == 0
+            resendStale(awaitingTermination)
+            return awaitingTermination.isEmpty
         }
         try checkNoUnexpected()
     }
@@ -198,20 +213,10 @@ final class RawSubscriberClient: @unchecked Sendable {
 
     // MARK: - Waiting (call with `condition` locked)
 
-    private func pendingFirstNotify(in range: Range<Int>) -> Int {
-        range.reduce(0) { $0 + (dialogs[$1].lastNotifyCSeq == 0 ? 1 : 0) }
-    }
-
-    private func pendingTermination(in range: Range<Int>) -> Int {
-        range.reduce(0) { $0 + (dialogs[$1].terminated ? 0 : 1) }
-    }
-
-    /// Sends again the requests in `range` still unanswered after ``resendAfter``.
-    private func resendStale(in range: Range<Int>) {
+    /// Sends again the requests of `waiting` still unanswered after ``resendAfter``.
+    private func resendStale(_ waiting: Set<Int>) {
         let limit = now() - resendAfter
-        for index in range where dialogs[index].sentAt < limit && !dialogs[index].lastRequest.isEmpty {
-            let waiting = dialogs[index].cseq == 1 ? dialogs[index].lastNotifyCSeq == 0 : !dialogs[index].terminated
-            guard waiting else { continue }
+        for index in waiting where dialogs[index].sentAt < limit {
             dialogs[index].sentAt = now()
             send(dialogs[index].lastRequest)
         }
@@ -342,12 +347,17 @@ final class RawSubscriberClient: @unchecked Sendable {
             if dialogs[index].toTag == nil, let from = message.header("From", compact: "f") {
                 dialogs[index].toTag = RawSIPMessage.tag(in: from)
             }
-            if dialogs[index].lastNotifyCSeq == 0 { notifiedCount += 1 }
+            if dialogs[index].lastNotifyCSeq == 0 {
+                notifiedCount += 1
+                awaitingFirstNotify.remove(index)
+                if notifiedCount % progressStep == 0 { progress?(notifiedCount) }
+            }
             dialogs[index].lastNotifyCSeq = cseq
             dialogs[index].lastBody = message.body
             if state.hasPrefix("terminated") && !dialogs[index].terminated {
                 dialogs[index].terminated = true
                 terminatedCount += 1
+                awaitingTermination.remove(index)
             }
             if let watchedBody, message.body == watchedBody {
                 watchedCount += 1

@@ -38,7 +38,12 @@ while let argument = arguments.popFirst() {
         for figure in Benchmark.all.flatMap(\.figures) { print("\(figure.name) \(figure.unit)") }
         exit(0)
     case "-h", "--help":
-        printError("usage: smf-bench [--seconds N] [--list] [FILTER...]  (FILTER: name prefix, e.g. sip.parse)")
+        printError(
+            """
+            usage: smf-bench [--seconds N] [--list] [FILTER...]  (FILTER: name prefix, e.g. sip.parse)
+            environment: SMF_BENCH_SUBSCRIPTIONS=N  live subscriptions for sip.subscription_bytes and
+                         sip.notify_fanout (default 10000)
+            """)
         exit(0)
     default:
         filters.append(argument)

@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-/// Bytes malloc has handed out and not got back (`mallinfo2().uordblks`); -1 without glibc.
+/// Bytes malloc has handed out and not got back (`mallinfo2()`: `uordblks + hblkhd`); -1 without glibc.
 long long c_bench_heap_in_use(void);
 
 /// Returns glibc's cached free heap to the kernel (`malloc_trim(0)`); does nothing without glibc.
