@@ -30,6 +30,10 @@ let package = Package(
         .library(name: "SIPSyntax", targets: ["SIPSyntax"]),
         .library(name: "SIPCore", targets: ["SIPCore"]),
         .library(name: "SIPTransport", targets: ["SIPTransport"]),
+        // For the Benchmarks package (a package can only depend on another's products).
+        .library(name: "SIPEvents", targets: ["SIPEvents"]),
+        .library(name: "SIPEndpoint", targets: ["SIPEndpoint"]),
+        .library(name: "Storage", targets: ["Storage"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),

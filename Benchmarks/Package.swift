@@ -16,15 +16,42 @@ let package = Package(
     dependencies: [
         .package(name: "smf", path: ".."),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
+        // MARK: - Targets
+
+        .target(name: "CBenchSupport"),
         .executableTarget(
             name: "smf-bench",
             dependencies: [
+                "CBenchSupport",
                 .product(name: "SIPSyntax", package: "smf"),
+                .product(name: "SIPCore", package: "smf"),
+                .product(name: "SIPTransport", package: "smf"),
+                .product(name: "SIPEvents", package: "smf"),
+                .product(name: "SIPEndpoint", package: "smf"),
+                .product(name: "Storage", package: "smf"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
-        )
+        ),
+        // The notifier node of `sip.subscription_bytes` and `sip.notify_fanout`, in its own process
+        // so that its resident memory is the node's alone.
+        .executableTarget(
+            name: "smf-bench-notifier",
+            dependencies: [
+                "CBenchSupport",
+                .product(name: "SIPSyntax", package: "smf"),
+                .product(name: "SIPCore", package: "smf"),
+                .product(name: "SIPTransport", package: "smf"),
+                .product(name: "SIPEvents", package: "smf"),
+                .product(name: "SIPEndpoint", package: "smf"),
+                .product(name: "Storage", package: "smf"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
     ]
 )

@@ -6,16 +6,35 @@ import Musl
 import Darwin
 #endif
 
-/// One figure the bench can produce: a name, a unit and the code that measures it.
+/// What the bench can measure: one or more figures (name and unit) and the code that measures them.
 ///
-/// Add a figure by appending a ``Benchmark`` to ``Benchmark/all`` (see `SIPBenchmarks.swift`).
+/// Add a figure by appending a ``Benchmark`` to ``Benchmark/all`` (see `SIPBenchmarks.swift`). Figures
+/// that come from one expensive setup (e.g. 10,000 live subscriptions) share one ``Benchmark``.
 struct Benchmark: Sendable {
-    /// Dotted name printed first on the result line, e.g. `sip.parse`.
-    let name: String
-    /// Unit printed last, e.g. `msgs/s`.
-    let unit: String
-    /// Measures and returns the value; `duration` is how long to spend timing.
-    let measure: @Sendable (_ duration: Duration) throws -> Double
+    /// A printed line: `name value unit`.
+    struct Figure: Sendable {
+        /// Dotted name printed first on the result line, e.g. `sip.parse`.
+        let name: String
+        /// Unit printed last, e.g. `msgs/s`.
+        let unit: String
+    }
+
+    let figures: [Figure]
+    /// Measures and returns a value for each figure, by name; `duration` is how long to spend timing
+    /// where the benchmark is time-bound.
+    let measure: @Sendable (_ duration: Duration) async throws -> [String: Double]
+
+    /// A benchmark with several figures.
+    init(figures: [Figure], measure: @escaping @Sendable (_ duration: Duration) async throws -> [String: Double]) {
+        self.figures = figures
+        self.measure = measure
+    }
+
+    /// A benchmark with one figure.
+    init(name: String, unit: String, measure: @escaping @Sendable (_ duration: Duration) async throws -> Double) {
+        self.figures = [Figure(name: name, unit: unit)]
+        self.measure = { duration in [name: try await measure(duration)] }
+    }
 }
 
 /// Runs `operation` in batches until `duration` of this thread's CPU time has been spent and returns

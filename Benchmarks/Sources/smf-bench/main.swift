@@ -17,6 +17,12 @@ func printError(_ text: String) {
     _ = line.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
 }
 
+/// Writes a result line to stdout at once (unbuffered, like ``printError(_:)``).
+func printResult(_ text: String) {
+    let line = Array((text + "\n").utf8)
+    _ = line.withUnsafeBytes { write(STDOUT_FILENO, $0.baseAddress, $0.count) }
+}
+
 var seconds = 2.0
 var filters: [String] = []
 var arguments = CommandLine.arguments.dropFirst()
@@ -29,32 +35,48 @@ while let argument = arguments.popFirst() {
         }
         seconds = value
     case "--list":
-        for benchmark in Benchmark.all { print("\(benchmark.name) \(benchmark.unit)") }
+        for figure in Benchmark.all.flatMap(\.figures) { print("\(figure.name) \(figure.unit)") }
         exit(0)
     case "-h", "--help":
-        printError("usage: smf-bench [--seconds N] [--list] [FILTER...]  (FILTER: name prefix, e.g. sip.parse)")
+        printError(
+            """
+            usage: smf-bench [--seconds N] [--list] [FILTER...]  (FILTER: name prefix, e.g. sip.parse)
+            environment: SMF_BENCH_SUBSCRIPTIONS=N  live subscriptions for sip.subscription_bytes and
+                         sip.notify_fanout (default 10000)
+            """)
         exit(0)
     default:
         filters.append(argument)
     }
 }
 
-let selected = Benchmark.all.filter { benchmark in
-    filters.isEmpty || filters.contains { benchmark.name.hasPrefix($0) }
+@MainActor func isSelected(_ figure: Benchmark.Figure) -> Bool {
+    filters.isEmpty || filters.contains { figure.name.hasPrefix($0) }
 }
+
+let selected = Benchmark.all.filter { $0.figures.contains(where: isSelected) }
 if selected.isEmpty {
-    printError("smf-bench: no figure matches \(filters); known: \(Benchmark.all.map(\.name).joined(separator: ", "))")
+    let known = Benchmark.all.flatMap(\.figures).map(\.name).joined(separator: ", ")
+    printError("smf-bench: no figure matches \(filters); known: \(known)")
     exit(2)
 }
 
 var failed = false
 for benchmark in selected {
-    printError("smf-bench: measuring \(benchmark.name) for \(seconds) s…")
+    let names = benchmark.figures.map(\.name).joined(separator: ", ")
+    printError("smf-bench: measuring \(names) (\(seconds) s of timing where time-bound)…")
     do {
-        let value = try benchmark.measure(.milliseconds(Int64(seconds * 1000)))
-        print("\(benchmark.name) \(Int(value.rounded())) \(benchmark.unit)")
+        let values = try await benchmark.measure(.milliseconds(Int64(seconds * 1000)))
+        for figure in benchmark.figures where isSelected(figure) {
+            guard let value = values[figure.name] else {
+                printError("smf-bench: \(figure.name) produced no value")
+                failed = true
+                continue
+            }
+            printResult("\(figure.name) \(Int(value.rounded())) \(figure.unit)")
+        }
     } catch {
-        printError("smf-bench: \(benchmark.name) failed: \(error)")
+        printError("smf-bench: \(names) failed: \(error)")
         failed = true
     }
 }
