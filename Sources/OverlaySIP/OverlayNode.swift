@@ -135,6 +135,8 @@ public actor OverlayNode: Service {
             apply(.joinRequested(bootstrap: address))
             let phase = await waitForPhaseChange(timeout: attemptTimeout)
             if phase == .joined { return }
+            guard !stopped else { throw OverlaySIPError(.stopped, "the node was stopped while joining") }
+            abandonJoin()
         }
         throw OverlaySIPError(.joinFailed, "no bootstrap of \(bootstrap.map(\.value)) admitted the node")
     }
@@ -206,6 +208,20 @@ public actor OverlayNode: Service {
         return await withCheckedContinuation { continuation in
             waiters[id] = continuation
             apply(make(id))
+        }
+    }
+
+    /// Drops a join attempt that keeps retrying (ChordNode never gives up a join) by starting over
+    /// with a fresh state machine; the old attempt's timers are cancelled and its late answers find
+    /// no pending request.
+    private func abandonJoin() {
+        for task in timerTasks.values { task.cancel() }
+        timerTasks.removeAll()
+        chord = ChordNode(me: me, configuration: chord.configuration, seed: identity.nodeID.low &+ nextRequestID)
+        let waiting = waiters
+        waiters.removeAll()
+        for continuation in waiting.values {
+            continuation.resume(returning: .failure(OverlayError(.notJoined, "the join attempt was abandoned")))
         }
     }
 
@@ -312,7 +328,7 @@ public actor OverlayNode: Service {
         }
         do {
             let envelope = try OverlaySIPCarriage.decodeBody(response.body)
-            knownIDs[envelope.sender.address] = envelope.sender.id
+            learn(envelope.sender)
             apply(.messageReceived(envelope))
         } catch {
             logger.warning("overlay answer undecodable", metadata: ["overlay.peer": "\(address)", "error": "\(error)"])
@@ -325,6 +341,14 @@ public actor OverlayNode: Service {
         apply(.peerUnreachable(address))
     }
 
+    /// Remembers a peer's Node-ID for the Request-URI of later requests to its address (bounded memory).
+    private func learn(_ peer: OverlayPeer) {
+        if knownIDs.count >= Self.knownIDLimit, knownIDs[peer.address] == nil { knownIDs.removeAll(keepingCapacity: true) }
+        knownIDs[peer.address] = peer.id
+    }
+
+    private static let knownIDLimit = 4096
+
     /// Answers one overlay request received over SIP.
     func answer(_ request: SIPRequest) -> SIPResponse {
         let envelope: OverlayEnvelope
@@ -335,7 +359,7 @@ public actor OverlayNode: Service {
             return OverlaySIPCarriage.rejection(of: request, error)
         }
         guard !stopped else { return .answering(request, statusCode: 503) }
-        knownIDs[envelope.sender.address] = envelope.sender.id
+        learn(envelope.sender)
         let reply = apply(.messageReceived(envelope), replyTo: envelope.sender.address)
         return OverlaySIPCarriage.response(to: request, answer: reply)
     }

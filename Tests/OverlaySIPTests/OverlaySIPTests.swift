@@ -136,6 +136,48 @@ func eventually(within limit: Duration, _ condition: () async -> Bool) async -> 
     }
 }
 
+extension OverlaySIPRingTests {
+    @Test func recordsOfANodeThatLeavesGracefullyAreFoundOnTheOthers() async throws {
+        let nodes = try await makeRing(4)
+        #expect(await eventually(within: .seconds(20)) { await ringConverged(nodes) })
+        let leaver = nodes[2]
+        let registration = UserRegistration(aor: "sip:valve3@plant.example", contacts: ["sip:valve3@10.0.2.3:5060"])
+        try await leaver.node.put(registration.record(sequence: 1, expiry: Harness.epoch.advanced(by: .seconds(3600)), by: leaver.node.identity))
+        await leaver.node.leave()
+        #expect(await leaver.node.status().phase == .left)
+        let survivors = nodes.filter { $0.node !== leaver.node }
+        #expect(await eventually(within: .seconds(20)) { await ringConverged(survivors) })
+        for reader in survivors {
+            #expect(try await reader.node.lookup(aor: "sip:valve3@plant.example") == ["sip:valve3@10.0.2.3:5060"])
+        }
+        await leaver.shutdown()
+        for harness in survivors { await harness.shutdown() }
+    }
+
+    @Test func joinThroughAnUnreachableBootstrapFailsWithJoinFailed() async throws {
+        let lonely = try await Harness.make()
+        let silent = try await Harness.make()
+        await silent.shutdown()  // its port is closed: nothing answers
+        await #expect(throws: OverlaySIPError.self) {
+            try await lonely.node.join(bootstrap: [silent.address], attemptTimeout: .seconds(1))
+        }
+        #expect(await lonely.node.status().phase != .joined)
+        await lonely.shutdown()
+    }
+
+    @Test func joinFallsBackToTheNextBootstrapWhenTheFirstDoesNotAnswer() async throws {
+        let ring = try await makeRing(2)
+        let silent = try await Harness.make()
+        await silent.shutdown()
+        let joiner = try await Harness.make()
+        try await joiner.node.join(bootstrap: [silent.address, ring[1].address], attemptTimeout: .seconds(1))
+        #expect(await joiner.node.status().phase == .joined)
+        let all = ring + [joiner]
+        #expect(await eventually(within: .seconds(20)) { await ringConverged(all) })
+        for harness in all { await harness.shutdown() }
+    }
+}
+
 @Suite struct OverlaySIPCarriageTests {
     let sender = OverlayPeer(id: NodeID(hashing: [1, 2, 3]), address: "127.0.0.1:5070")
     let destination = SIPDestination(transport: .udp, host: "127.0.0.1", port: 5080)
