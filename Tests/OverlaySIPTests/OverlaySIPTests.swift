@@ -32,7 +32,7 @@ struct Harness {
         return configuration
     }
 
-    static func make() async throws -> Harness {
+    static func make(configuration: OverlayConfiguration = fastConfiguration) async throws -> Harness {
         var logger = Logger(label: "overlay-sip-test")
         logger.logLevel = .warning
         let core = SIPUserAgentCore()
@@ -42,7 +42,7 @@ struct Harness {
         let address = OverlayAddress("127.0.0.1:\(port)")
         let node = OverlayNode(
             identity: NodeIdentity.generate(), address: address, transport: transport,
-            configuration: fastConfiguration, epoch: epoch, logger: logger
+            configuration: configuration, epoch: epoch, logger: logger
         )
         await node.attach(to: core)
         return Harness(node: node, transport: transport, address: address)
@@ -55,9 +55,9 @@ struct Harness {
 }
 
 /// Starts a ring on the first node and joins the others through it.
-func makeRing(_ count: Int) async throws -> [Harness] {
+func makeRing(_ count: Int, configuration: OverlayConfiguration = Harness.fastConfiguration) async throws -> [Harness] {
     var nodes: [Harness] = []
-    for _ in 0..<count { nodes.append(try await Harness.make()) }
+    for _ in 0..<count { nodes.append(try await Harness.make(configuration: configuration)) }
     try await nodes[0].node.join(bootstrap: [])
     for harness in nodes.dropFirst() {
         try await harness.node.join(bootstrap: [nodes[0].address], attemptTimeout: .seconds(10))
@@ -66,12 +66,12 @@ func makeRing(_ count: Int) async throws -> [Harness] {
 }
 
 /// Whether every live node's successors are the true next nodes clockwise (brute force over the sorted ids).
-func ringConverged(_ nodes: [Harness]) async -> Bool {
+func ringConverged(_ nodes: [Harness], listLength: Int = Harness.fastConfiguration.successorListLength) async -> Bool {
     let ids = nodes.map(\.node.me.id).sorted()
     for harness in nodes {
         let status = await harness.node.status()
         guard let index = ids.firstIndex(of: harness.node.me.id) else { return false }
-        let expected = (1..<ids.count).map { ids[(index + $0) % ids.count] }
+        let expected = (1..<min(ids.count, listLength + 1)).map { ids[(index + $0) % ids.count] }
         let actual = status.successors.prefix(expected.count).map(\.id)
         if Array(actual) != expected { return false }
         if status.predecessor?.id != ids[(index + ids.count - 1) % ids.count] { return false }
@@ -152,6 +152,54 @@ extension OverlaySIPRingTests {
         }
         await leaver.shutdown()
         for harness in survivors { await harness.shutdown() }
+    }
+
+    @Test func lookupsAcrossARingLargerThanTheSuccessorListSucceedAndFarFindsAreRedirectedWith302() async throws {
+        var configuration = Harness.fastConfiguration
+        configuration.successorListLength = 2
+        configuration.replicaCount = 2
+        let nodes = try await makeRing(10, configuration: configuration)
+        #expect(await eventually(within: .seconds(30)) { await ringConverged(nodes, listLength: 2) })
+        // Every node finds the true owner of every other node's id (its own id is owned by itself).
+        let asker = nodes[0].node
+        for target in nodes.dropFirst() {
+            #expect(try await asker.owner(of: target.node.me.id).id == target.node.me.id)
+        }
+        // A find for a key beyond the asked node's successors comes back as a 302 naming closer peers.
+        let sorted = nodes.sorted { $0.node.me.id < $1.node.me.id }
+        let asked = sorted[0].node.me
+        let farKey = sorted[6].node.me.id
+        var logger = Logger(label: "overlay-sip-client")
+        logger.logLevel = .warning
+        let client = SIPTransport(configuration: Harness.transportConfiguration(), handler: SIPUserAgentCore(), logger: logger)
+        try await client.bind()
+        let destination = try OverlaySIPCarriage.destination(of: asked.address)
+        let outsider = OverlayPeer(id: NodeID(hashing: [42]), address: "127.0.0.1:1")
+        let find = OverlaySIPCarriage.request(
+            carrying: OverlayEnvelope(sender: outsider, message: .findRequest(id: 77, key: farKey, maintenance: false)),
+            to: destination, recipient: asked.id, callID: "find-far", fromTag: "f1"
+        )
+        let redirect = try await client.send(find, to: destination)
+        #expect(redirect.statusCode == 302)
+        let contacts = redirect.headers.contacts.compactMap(\.uri.user)
+        #expect(!contacts.isEmpty)
+        let ids = Set(nodes.map(\.node.me.id.description))
+        #expect(contacts.allSatisfy { ids.contains($0) && $0 != asked.id.description })
+        guard case .findResponse(77, .closer(let closer), false) = try OverlaySIPCarriage.decodeBody(redirect.body).message else {
+            Issue.record("the 302 body is not a redirecting find answer")
+            return
+        }
+        #expect(closer.map(\.id.description) == contacts)
+        #expect(closer.allSatisfy { $0.id.isBetween(asked.id, farKey) })
+        await client.close()
+
+        let writer = nodes[4].node
+        let registration = UserRegistration(aor: "sip:far@plant.example", contacts: ["sip:far@10.0.3.1:5060"])
+        try await writer.put(registration.record(sequence: 1, expiry: Harness.epoch.advanced(by: .seconds(3600)), by: writer.identity))
+        for reader in nodes {
+            #expect(try await reader.node.lookup(aor: "sip:far@plant.example") == ["sip:far@10.0.3.1:5060"])
+        }
+        for harness in nodes { await harness.shutdown() }
     }
 
     @Test func joinThroughAnUnreachableBootstrapFailsWithJoinFailed() async throws {
