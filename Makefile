@@ -40,6 +40,7 @@ check-imports:
 # tests hold real programs (sipp, baresip, Kamailio) to rates such as 100 dialogs/s, which a node
 # meets on its own but not while dozens of other tests share the machine's two cores.
 test: deps-test check-imports
+	@mkdir -p $(BUILD_DIR)
 	@$(SWIFT) build --build-tests 2>&1 | tee $(BUILD_DIR)/test-build.log | grep -vE '^\[[0-9]+/[0-9]+\]' || true
 	@if grep -E '^$(CURDIR)/(Sources|Tests)/.*: warning:' $(BUILD_DIR)/test-build.log; then \
 		echo "make test: the warnings above are in our code; fix them"; exit 1; fi
