@@ -234,18 +234,25 @@ public actor SIPEndpoint {
     /// Runs `change` against the notifier and ESC, then writes what it changed to the store. On a
     /// store failure the machines are put back and the error thrown: nothing is acknowledged or
     /// sent that is not committed.
+    ///
+    /// Costs O(what changed): the notifier records the entries an event touches (with their
+    /// earlier values, for the undo), so neither the diff nor the rollback visits the others.
     private func commit<T>(_ change: () -> T) throws(SIPEndpointError) -> T {
-        let savedNotifier = notifier
         let savedCompositor = compositor
+        notifier.beginChanges()
         pendingResourceStates = [:]
         let result = change()
-        let changes = storeChanges(notifierBefore: savedNotifier, compositorBefore: savedCompositor, includeUpdates: true)
+        let changes = storeChanges(compositorBefore: savedCompositor, includeUpdates: true)
         pendingResourceStates = [:]
-        guard !changes.isEmpty else { return result }
+        guard !changes.isEmpty else {
+            notifier.endChanges()
+            return result
+        }
         do {
             try store.apply(changes)
+            notifier.endChanges()
         } catch {
-            notifier = savedNotifier
+            notifier.rollBackChanges()
             compositor = savedCompositor
             logger.info("endpoint store write failed; change undone", metadata: ["sip.endpoint.error": "\(error)"])
             throw .storeFailed(error)
@@ -257,11 +264,12 @@ public actor SIPEndpoint {
     /// logged and the in-memory state kept. With `includeUpdates` false only creations and
     /// removals are written (a NOTIFY's 2xx changes nothing worth an fsync).
     private func commitAnyway(includeUpdates: Bool = true, _ change: () -> [Step]) -> [Step] {
-        let savedNotifier = notifier
         let savedCompositor = compositor
+        notifier.beginChanges()
         pendingResourceStates = [:]
         let steps = change()
-        let changes = storeChanges(notifierBefore: savedNotifier, compositorBefore: savedCompositor, includeUpdates: includeUpdates)
+        let changes = storeChanges(compositorBefore: savedCompositor, includeUpdates: includeUpdates)
+        notifier.endChanges()
         pendingResourceStates = [:]
         if !changes.isEmpty {
             do {
@@ -275,24 +283,32 @@ public actor SIPEndpoint {
 
     /// What the last event changed, as store records: subscriptions (with their dialog) and
     /// publications added, changed or gone, and resource states set.
-    private func storeChanges(
-        notifierBefore: SIPNotifier, compositorBefore: SIPEventStateCompositor, includeUpdates: Bool
-    ) -> SIPEndpointStoreChanges {
+    /// Only the notifier entries recorded in ``SIPNotifier/changes`` are compared.
+    private func storeChanges(compositorBefore: SIPEventStateCompositor, includeUpdates: Bool) -> SIPEndpointStoreChanges {
         var changes = SIPEndpointStoreChanges()
-        let before = notifierBefore.subscriptions
-        let after = notifier.subscriptions
+        let touched = notifier.changes
         var touchedDialogs = Set<SIPDialogID>()
         if includeUpdates {
-            for (id, dialog) in notifier.dialogs where notifierBefore.dialogs[id] != dialog { touchedDialogs.insert(id) }
+            for (id, before) in touched.dialogs where notifier.dialogs[id] != before { touchedDialogs.insert(id) }
         }
-        for (key, subscription) in after {
-            let changed =
-                before[key] == nil || (includeUpdates && (before[key] != subscription || touchedDialogs.contains(key.dialogID)))
+        var saved = Set<SIPSubscriptionKey>()
+        for (key, before) in touched.subscriptions {
+            guard let subscription = notifier.subscriptions[key] else {
+                if before != nil { changes.deleted.append(.init(kind: .notifierSubscription, id: key.description)) }
+                continue
+            }
+            let changed = before == nil || (includeUpdates && (before != subscription || touchedDialogs.contains(key.dialogID)))
             guard changed, let dialog = notifier.dialogs[key.dialogID], let record = record(subscription, dialog) else { continue }
             changes.saved.append(record)
+            saved.insert(key)
         }
-        for key in before.keys where after[key] == nil {
-            changes.deleted.append(.init(kind: .notifierSubscription, id: key.description))
+        // Every record carries its dialog: a changed dialog rewrites its other subscriptions too.
+        for id in touchedDialogs {
+            guard let dialog = notifier.dialogs[id] else { continue }
+            for key in notifier.subscriptionKeys(inDialog: id) where !saved.contains(key) {
+                guard let subscription = notifier.subscriptions[key], let record = record(subscription, dialog) else { continue }
+                changes.saved.append(record)
+            }
         }
         let publicationsBefore = compositorBefore.publications
         for (tag, publication) in compositor.publications where publicationsBefore[tag] != publication {
