@@ -49,8 +49,12 @@ public actor SIPEndpoint {
         case publisher(Int, SIPPublisherTimer)
     }
 
-    private var timers: [TimerID: (generation: UInt64, task: Task<Void, Never>)] = [:]
-    private var nextGeneration: UInt64 = 0
+    /// Every armed timer's deadline; one task sleeps until the earliest (a sleeping task per
+    /// subscription would cost ~2 KB each).
+    private var timers = SIPEndpointTimerQueue<TimerID>()
+    /// The task sleeping until `deadline`, the earliest deadline when it was started.
+    private var timerDriver: (deadline: SIPEventInstant, task: Task<Void, Never>)?
+    private var isFiringTimers = false
 
     // MARK: Notifier side
 
@@ -132,7 +136,8 @@ public actor SIPEndpoint {
     public func shutdown() {
         guard isRunning else { return }
         isRunning = false
-        for (_, timer) in timers { timer.task.cancel() }
+        timerDriver?.task.cancel()
+        timerDriver = nil
         timers.removeAll()
         for (_, chain) in notifyChains { chain.task.cancel() }
         notifyChains.removeAll()
@@ -184,26 +189,48 @@ public actor SIPEndpoint {
 
     // MARK: - Timers
 
-    /// Starts (or restarts) `timer`; a firing of a replaced or cancelled timer is ignored.
+    /// Starts (or restarts) `timer`; a replaced or cancelled timer never fires.
     private func schedule(_ timer: TimerID, after delay: Duration) {
-        timers[timer]?.task.cancel()
-        nextGeneration += 1
-        let generation = nextGeneration
+        timers.schedule(timer, at: now + max(.zero, delay))
+        armTimerDriver()
+    }
+
+    /// Stops `timer`. The driver may wake for nothing; it then sleeps until the next deadline.
+    private func cancel(_ timer: TimerID) {
+        timers.cancel(timer)
+    }
+
+    /// Makes sure one task sleeps until the earliest deadline (restarting it for an earlier one).
+    private func armTimerDriver() {
+        guard !isFiringTimers else { return }  // timersDue re-arms when it is done
+        guard let earliest = timers.earliestDeadline() else {
+            timerDriver?.task.cancel()
+            timerDriver = nil
+            return
+        }
+        if let driver = timerDriver, driver.deadline <= earliest { return }
+        timerDriver?.task.cancel()
+        let delay = max(.zero, earliest - now)
         let sleep = configuration.clock.sleep
         let task = Task { [weak self] in
-            do { try await sleep(max(.zero, delay)) } catch { return }
-            await self?.timerFired(timer, generation: generation)
+            do { try await sleep(delay) } catch { return }
+            await self?.timersDue(deadline: earliest)
         }
-        timers[timer] = (generation, task)
+        timerDriver = (earliest, task)
     }
 
-    private func cancel(_ timer: TimerID) {
-        timers.removeValue(forKey: timer)?.task.cancel()
+    /// The driver slept until `deadline`: fires every timer due by then (or by now, if later).
+    private func timersDue(deadline: SIPEventInstant) {
+        guard isRunning, timerDriver?.deadline == deadline else { return }
+        timerDriver = nil
+        let limit = max(deadline, now)
+        isFiringTimers = true
+        while isRunning, let timer = timers.popDue(notAfter: limit) { timerFired(timer) }
+        isFiringTimers = false
+        if isRunning { armTimerDriver() }
     }
 
-    private func timerFired(_ timer: TimerID, generation: UInt64) {
-        guard isRunning, timers[timer]?.generation == generation else { return }
-        timers[timer] = nil
+    private func timerFired(_ timer: TimerID) {
         let now = self.now
         switch timer {
         case .notifier(let timer):
@@ -781,7 +808,7 @@ public actor SIPEndpoint {
 
     /// Forgets a subscriber: its timers stop and its stream ends (after `termination`, if given).
     private func endSubscriber(_ id: Int, with termination: SIPSubscriberTermination?) {
-        for timer in timers.keys { if case .subscriber(id, _) = timer { cancel(timer) } }
+        for timer in Array(timers.ids) { if case .subscriber(id, _) = timer { cancel(timer) } }
         guard let entry = subscribers.removeValue(forKey: id) else { return }
         if let termination { entry.continuation.yield(.terminated(termination)) }
         entry.continuation.finish()
