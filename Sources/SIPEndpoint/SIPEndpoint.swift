@@ -49,8 +49,12 @@ public actor SIPEndpoint {
         case publisher(Int, SIPPublisherTimer)
     }
 
-    private var timers: [TimerID: (generation: UInt64, task: Task<Void, Never>)] = [:]
-    private var nextGeneration: UInt64 = 0
+    /// Every armed timer's deadline; one task sleeps until the earliest (a sleeping task per
+    /// subscription would cost ~2 KB each).
+    private var timers = SIPEndpointTimerQueue<TimerID>()
+    /// The task sleeping until `deadline`, the earliest deadline when it was started.
+    private var timerDriver: (deadline: SIPEventInstant, task: Task<Void, Never>)?
+    private var isFiringTimers = false
 
     // MARK: Notifier side
 
@@ -132,7 +136,8 @@ public actor SIPEndpoint {
     public func shutdown() {
         guard isRunning else { return }
         isRunning = false
-        for (_, timer) in timers { timer.task.cancel() }
+        timerDriver?.task.cancel()
+        timerDriver = nil
         timers.removeAll()
         for (_, chain) in notifyChains { chain.task.cancel() }
         notifyChains.removeAll()
@@ -184,26 +189,48 @@ public actor SIPEndpoint {
 
     // MARK: - Timers
 
-    /// Starts (or restarts) `timer`; a firing of a replaced or cancelled timer is ignored.
+    /// Starts (or restarts) `timer`; a replaced or cancelled timer never fires.
     private func schedule(_ timer: TimerID, after delay: Duration) {
-        timers[timer]?.task.cancel()
-        nextGeneration += 1
-        let generation = nextGeneration
+        timers.schedule(timer, at: now + max(.zero, delay))
+        armTimerDriver()
+    }
+
+    /// Stops `timer`. The driver may wake for nothing; it then sleeps until the next deadline.
+    private func cancel(_ timer: TimerID) {
+        timers.cancel(timer)
+    }
+
+    /// Makes sure one task sleeps until the earliest deadline (restarting it for an earlier one).
+    private func armTimerDriver() {
+        guard !isFiringTimers else { return }  // timersDue re-arms when it is done
+        guard let earliest = timers.earliestDeadline() else {
+            timerDriver?.task.cancel()
+            timerDriver = nil
+            return
+        }
+        if let driver = timerDriver, driver.deadline <= earliest { return }
+        timerDriver?.task.cancel()
+        let delay = max(.zero, earliest - now)
         let sleep = configuration.clock.sleep
         let task = Task { [weak self] in
-            do { try await sleep(max(.zero, delay)) } catch { return }
-            await self?.timerFired(timer, generation: generation)
+            do { try await sleep(delay) } catch { return }
+            await self?.timersDue(deadline: earliest)
         }
-        timers[timer] = (generation, task)
+        timerDriver = (earliest, task)
     }
 
-    private func cancel(_ timer: TimerID) {
-        timers.removeValue(forKey: timer)?.task.cancel()
+    /// The driver slept until `deadline`: fires every timer due by then (or by now, if later).
+    private func timersDue(deadline: SIPEventInstant) {
+        guard isRunning, timerDriver?.deadline == deadline else { return }
+        timerDriver = nil
+        let limit = max(deadline, now)
+        isFiringTimers = true
+        while isRunning, let timer = timers.popDue(notAfter: limit) { timerFired(timer) }
+        isFiringTimers = false
+        if isRunning { armTimerDriver() }
     }
 
-    private func timerFired(_ timer: TimerID, generation: UInt64) {
-        guard isRunning, timers[timer]?.generation == generation else { return }
-        timers[timer] = nil
+    private func timerFired(_ timer: TimerID) {
         let now = self.now
         switch timer {
         case .notifier(let timer):
@@ -234,18 +261,25 @@ public actor SIPEndpoint {
     /// Runs `change` against the notifier and ESC, then writes what it changed to the store. On a
     /// store failure the machines are put back and the error thrown: nothing is acknowledged or
     /// sent that is not committed.
+    ///
+    /// Costs O(what changed): the notifier records the entries an event touches (with their
+    /// earlier values, for the undo), so neither the diff nor the rollback visits the others.
     private func commit<T>(_ change: () -> T) throws(SIPEndpointError) -> T {
-        let savedNotifier = notifier
         let savedCompositor = compositor
+        notifier.beginChanges()
         pendingResourceStates = [:]
         let result = change()
-        let changes = storeChanges(notifierBefore: savedNotifier, compositorBefore: savedCompositor, includeUpdates: true)
+        let changes = storeChanges(compositorBefore: savedCompositor, includeUpdates: true)
         pendingResourceStates = [:]
-        guard !changes.isEmpty else { return result }
+        guard !changes.isEmpty else {
+            notifier.endChanges()
+            return result
+        }
         do {
             try store.apply(changes)
+            notifier.endChanges()
         } catch {
-            notifier = savedNotifier
+            notifier.rollBackChanges()
             compositor = savedCompositor
             logger.info("endpoint store write failed; change undone", metadata: ["sip.endpoint.error": "\(error)"])
             throw .storeFailed(error)
@@ -257,11 +291,12 @@ public actor SIPEndpoint {
     /// logged and the in-memory state kept. With `includeUpdates` false only creations and
     /// removals are written (a NOTIFY's 2xx changes nothing worth an fsync).
     private func commitAnyway(includeUpdates: Bool = true, _ change: () -> [Step]) -> [Step] {
-        let savedNotifier = notifier
         let savedCompositor = compositor
+        notifier.beginChanges()
         pendingResourceStates = [:]
         let steps = change()
-        let changes = storeChanges(notifierBefore: savedNotifier, compositorBefore: savedCompositor, includeUpdates: includeUpdates)
+        let changes = storeChanges(compositorBefore: savedCompositor, includeUpdates: includeUpdates)
+        notifier.endChanges()
         pendingResourceStates = [:]
         if !changes.isEmpty {
             do {
@@ -275,24 +310,32 @@ public actor SIPEndpoint {
 
     /// What the last event changed, as store records: subscriptions (with their dialog) and
     /// publications added, changed or gone, and resource states set.
-    private func storeChanges(
-        notifierBefore: SIPNotifier, compositorBefore: SIPEventStateCompositor, includeUpdates: Bool
-    ) -> SIPEndpointStoreChanges {
+    /// Only the notifier entries recorded in ``SIPNotifier/changes`` are compared.
+    private func storeChanges(compositorBefore: SIPEventStateCompositor, includeUpdates: Bool) -> SIPEndpointStoreChanges {
         var changes = SIPEndpointStoreChanges()
-        let before = notifierBefore.subscriptions
-        let after = notifier.subscriptions
+        let touched = notifier.changes
         var touchedDialogs = Set<SIPDialogID>()
         if includeUpdates {
-            for (id, dialog) in notifier.dialogs where notifierBefore.dialogs[id] != dialog { touchedDialogs.insert(id) }
+            for (id, before) in touched.dialogs where notifier.dialogs[id] != before { touchedDialogs.insert(id) }
         }
-        for (key, subscription) in after {
-            let changed =
-                before[key] == nil || (includeUpdates && (before[key] != subscription || touchedDialogs.contains(key.dialogID)))
+        var saved = Set<SIPSubscriptionKey>()
+        for (key, before) in touched.subscriptions {
+            guard let subscription = notifier.subscriptions[key] else {
+                if before != nil { changes.deleted.append(.init(kind: .notifierSubscription, id: key.description)) }
+                continue
+            }
+            let changed = before == nil || (includeUpdates && (before != subscription || touchedDialogs.contains(key.dialogID)))
             guard changed, let dialog = notifier.dialogs[key.dialogID], let record = record(subscription, dialog) else { continue }
             changes.saved.append(record)
+            saved.insert(key)
         }
-        for key in before.keys where after[key] == nil {
-            changes.deleted.append(.init(kind: .notifierSubscription, id: key.description))
+        // Every record carries its dialog: a changed dialog rewrites its other subscriptions too.
+        for id in touchedDialogs {
+            guard let dialog = notifier.dialogs[id] else { continue }
+            for key in notifier.subscriptionKeys(inDialog: id) where !saved.contains(key) {
+                guard let subscription = notifier.subscriptions[key], let record = record(subscription, dialog) else { continue }
+                changes.saved.append(record)
+            }
         }
         let publicationsBefore = compositorBefore.publications
         for (tag, publication) in compositor.publications where publicationsBefore[tag] != publication {
@@ -765,7 +808,7 @@ public actor SIPEndpoint {
 
     /// Forgets a subscriber: its timers stop and its stream ends (after `termination`, if given).
     private func endSubscriber(_ id: Int, with termination: SIPSubscriberTermination?) {
-        for timer in timers.keys { if case .subscriber(id, _) = timer { cancel(timer) } }
+        for timer in Array(timers.ids) { if case .subscriber(id, _) = timer { cancel(timer) } }
         guard let entry = subscribers.removeValue(forKey: id) else { return }
         if let termination { entry.continuation.yield(.terminated(termination)) }
         entry.continuation.finish()

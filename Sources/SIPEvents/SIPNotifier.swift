@@ -56,10 +56,42 @@ public struct SIPNotifier: Sendable {
     /// §8.3.1 deprecates 202 and subscribers treat it as 200, so 200 also works.
     public var pendingStatusCode: Int = 202
 
+    /// What the events since ``beginChanges()`` touched: each entry's value before its first
+    /// change (`nil`: it did not exist), so an owner can write only those entries to its store
+    /// and undo them on a failed write without copying every subscription.
+    public struct Changes: Sendable {
+        /// Subscriptions added, changed or removed, with their earlier value.
+        public fileprivate(set) var subscriptions: [SIPSubscriptionKey: SIPNotifierSubscription?] = [:]
+        /// Dialogs added, changed or removed, with their earlier value.
+        public fileprivate(set) var dialogs: [SIPDialogID: SIPDialog?] = [:]
+        fileprivate var resourceStates: [String: ResourceState?] = [:]
+        fileprivate var isRecording = false
+
+        /// Nothing was touched.
+        public var isEmpty: Bool { subscriptions.isEmpty && dialogs.isEmpty && resourceStates.isEmpty }
+    }
+
+    /// The events of one dialog, usually one (RFC 6665 §4.5.2 allows several per dialog).
+    private enum DialogEvents: Sendable {
+        case one(SIPEventHeader)
+        case many([SIPEventHeader])
+
+        var events: [SIPEventHeader] {
+            switch self {
+            case .one(let event): [event]
+            case .many(let events): events
+            }
+        }
+    }
+
     private var packages: [String: any SIPEventPackage] = [:]
     public private(set) var dialogs: [SIPDialogID: SIPDialog] = [:]
     public private(set) var subscriptions: [SIPSubscriptionKey: SIPNotifierSubscription] = [:]
     private var resourceStates: [String: ResourceState] = [:]
+    /// Which subscriptions each dialog carries, so per-dialog lookups need not scan them all.
+    private var eventsByDialog: [SIPDialogID: DialogEvents] = [:]
+    /// What changed since ``beginChanges()``; empty and not recording until that is called.
+    public private(set) var changes = Changes()
 
     public init(packages: [any SIPEventPackage], localContact: SIPURI) {
         self.localContact = localContact
@@ -120,12 +152,12 @@ public struct SIPNotifier: Sendable {
                 return [.sendResponse(reject(error.statusCode, request))]
             }
             dialog.refreshRemoteTarget(from: request.headers)
-            dialogs[dialogID] = dialog
+            setDialog(dialog, for: dialogID)
             let key = SIPSubscriptionKey(dialogID: dialogID, event: event)
             if var subscription = subscriptions[key] {
                 var actions: [SIPNotifierAction] = [.sendResponse(accept(200, request, expires: expires, toTag: nil))]
                 let effects = subscription.refreshed(expires: expires, now: now)
-                subscriptions[key] = subscription
+                setSubscription(subscription, for: key)
                 actions += apply(effects, to: key, now: now)
                 return actions
             }
@@ -146,7 +178,7 @@ public struct SIPNotifier: Sendable {
         } catch {
             return [.sendResponse(reject(error.statusCode, request, reason: error.detail))]
         }
-        dialogs[dialog.id] = dialog
+        setDialog(dialog, for: dialog.id)
         let key = SIPSubscriptionKey(dialogID: dialog.id, event: event)
         return create(key: key, request: request, package: package, pending: authorization == .pending, expires: expires, toTag: localTag, now: now)
     }
@@ -163,7 +195,7 @@ public struct SIPNotifier: Sendable {
         )
         subscription.setInitialState(resourceStates[Self.stateKey(key.event.package, resource)]?.state ?? package.initialState(for: subscription))
         var actions: [SIPNotifierAction] = [.sendResponse(accept(pending ? pendingStatusCode : 200, request, expires: expires, toTag: toTag))]
-        subscriptions[key] = subscription
+        setSubscription(subscription, for: key)
         if expires == 0 {
             // Fetch (RFC 6665 §4.4.3): one NOTIFY with the state, then nothing is kept.
             actions += update(key, now: now) { subscription in
@@ -187,15 +219,16 @@ public struct SIPNotifier: Sendable {
         guard response.isFinal, let dialogID = SIPDialogID.ofReceivedResponse(response), let cseq = response.headers.cseq,
             cseq.method == .notify
         else { return [] }
-        let key = subscriptions.values.first { $0.key.dialogID == dialogID && $0.outstandingNotifyCSeq == cseq.sequence }?.key
+        let dialogKeys = subscriptionKeys(inDialog: dialogID)
+        let key = dialogKeys.first { subscriptions[$0]?.outstandingNotifyCSeq == cseq.sequence }
         if let key, var subscription = subscriptions[key] {
             subscription.outstandingNotifyCSeq = nil
-            subscriptions[key] = subscription
+            setSubscription(subscription, for: key)
         }
         let status = response.statusCode
         if status < 300 || status == 401 || status == 407 || response.headers.contains("Retry-After") { return [] }
         if status == 481 {
-            let keys = subscriptions.keys.filter { $0.dialogID == dialogID }.sorted { $0.description < $1.description }
+            let keys = dialogKeys.sorted { $0.description < $1.description }
             return keys.flatMap { drop($0, cause: .notifyFailed(statusCode: status)) }
         }
         guard let key else { return [] }
@@ -230,6 +263,9 @@ public struct SIPNotifier: Sendable {
         event: String, resource: String, state: SIPEventBody?, now: SIPEventInstant
     ) -> [SIPNotifierAction] {
         let stateKey = Self.stateKey(event, resource)
+        if changes.isRecording, changes.resourceStates.index(forKey: stateKey) == nil {
+            changes.resourceStates[stateKey] = .some(resourceStates[stateKey])
+        }
         if let state {
             resourceStates[stateKey] = ResourceState(event: event, resource: resource, state: state)
         } else {
@@ -290,6 +326,9 @@ public struct SIPNotifier: Sendable {
         resourceStates = Dictionary(snapshot.resourceStates.map { (Self.stateKey($0.event, $0.resource), $0) }, uniquingKeysWith: { _, b in b })
         // A subscription without its dialog cannot send NOTIFYs; drop it.
         for key in subscriptions.keys where dialogs[key.dialogID] == nil { subscriptions[key] = nil }
+        eventsByDialog = [:]
+        for key in subscriptions.keys { index(key) }
+        changes = Changes()
         let keys = subscriptions.keys.sorted { $0.description < $1.description }
         return keys.flatMap { key in update(key, now: now) { $0.restored(now: now) } }
     }
@@ -303,7 +342,7 @@ public struct SIPNotifier: Sendable {
     ) -> [SIPNotifierAction] {
         guard var subscription = subscriptions[key] else { return [] }
         let effects = body(&subscription)
-        subscriptions[key] = subscription
+        setSubscription(subscription, for: key)
         return apply(effects, to: key, now: now)
     }
 
@@ -319,8 +358,76 @@ public struct SIPNotifier: Sendable {
     }
 
     private mutating func remove(_ key: SIPSubscriptionKey) {
-        subscriptions[key] = nil
-        if !subscriptions.keys.contains(where: { $0.dialogID == key.dialogID }) { dialogs[key.dialogID] = nil }
+        setSubscription(nil, for: key)
+        if eventsByDialog[key.dialogID] == nil { setDialog(nil, for: key.dialogID) }
+    }
+
+    // MARK: - Change tracking
+
+    /// Starts recording what the following events touch (see ``changes``), forgetting the last record.
+    public mutating func beginChanges() {
+        changes = Changes(isRecording: true)
+    }
+
+    /// Stops recording and forgets the record (its changes were saved).
+    public mutating func endChanges() {
+        changes = Changes()
+    }
+
+    /// Puts back every subscription, dialog and resource state touched since ``beginChanges()``
+    /// (an owner whose store write failed) and stops recording.
+    public mutating func rollBackChanges() {
+        let record = changes
+        changes = Changes()
+        for (key, before) in record.subscriptions { setSubscription(before, for: key) }
+        for (id, before) in record.dialogs { setDialog(before, for: id) }
+        for (key, before) in record.resourceStates { resourceStates[key] = before }
+    }
+
+    /// The subscriptions carried by dialog `id`.
+    public func subscriptionKeys(inDialog id: SIPDialogID) -> [SIPSubscriptionKey] {
+        (eventsByDialog[id]?.events ?? []).map { SIPSubscriptionKey(dialogID: id, event: $0) }
+    }
+
+    private mutating func setSubscription(_ subscription: SIPNotifierSubscription?, for key: SIPSubscriptionKey) {
+        if changes.isRecording, changes.subscriptions.index(forKey: key) == nil {
+            changes.subscriptions[key] = .some(subscriptions[key])
+        }
+        let existed: Bool
+        if let subscription {
+            existed = subscriptions.updateValue(subscription, forKey: key) != nil
+        } else {
+            existed = subscriptions.removeValue(forKey: key) != nil
+        }
+        if subscription == nil, existed {
+            unindex(key)
+        } else if subscription != nil, !existed {
+            index(key)
+        }
+    }
+
+    private mutating func setDialog(_ dialog: SIPDialog?, for id: SIPDialogID) {
+        if changes.isRecording, changes.dialogs.index(forKey: id) == nil {
+            changes.dialogs[id] = .some(dialogs[id])
+        }
+        dialogs[id] = dialog
+    }
+
+    private mutating func index(_ key: SIPSubscriptionKey) {
+        switch eventsByDialog[key.dialogID] {
+        case nil: eventsByDialog[key.dialogID] = .one(key.event)
+        case .one(let event): eventsByDialog[key.dialogID] = .many([event, key.event])
+        case .many(let events): eventsByDialog[key.dialogID] = .many(events + [key.event])
+        }
+    }
+
+    private mutating func unindex(_ key: SIPSubscriptionKey) {
+        let remaining = (eventsByDialog[key.dialogID]?.events ?? []).filter { $0 != key.event }
+        switch remaining.count {
+        case 0: eventsByDialog[key.dialogID] = nil
+        case 1: eventsByDialog[key.dialogID] = .one(remaining[0])
+        default: eventsByDialog[key.dialogID] = .many(remaining)
+        }
     }
 
     private mutating func apply(_ effects: [SIPNotifierSubscription.Effect], to key: SIPSubscriptionKey, now: SIPEventInstant) -> [SIPNotifierAction] {
@@ -330,13 +437,13 @@ public struct SIPNotifier: Sendable {
             case .notify(let state, let body):
                 guard var dialog = dialogs[key.dialogID] else { continue }
                 var notify = dialog.makeRequest(method: .notify)
-                dialogs[key.dialogID] = dialog
+                setDialog(dialog, for: key.dialogID)
                 notify.headers.event = key.event
                 notify.headers.subscriptionState = state
                 notify.eventBody = body
                 if let sequence = dialog.localSequence, var subscription = subscriptions[key] {
                     subscription.outstandingNotifyCSeq = sequence
-                    subscriptions[key] = subscription
+                    setSubscription(subscription, for: key)
                 }
                 actions.append(.sendNotify(notify, key))
             case .schedule(let timer, let delay):
