@@ -263,16 +263,14 @@ private func directoryBytes(_ path: String) -> Int {
     }
 }
 
-/// The parts of a subscription's memory measurable alone, on stderr.
+/// The part of a subscription's memory measurable alone (the notifier's own state), on stderr.
 private func printSubscriptionBreakdown() async throws {
-    guard let machine = try notifierMachineBytesPerSubscription(count: liveSubscriptions),
-        let task = await sleepingTaskBytes(count: liveSubscriptions)
-    else {
+    guard let machine = try notifierMachineBytesPerSubscription(count: liveSubscriptions) else {
         printError("smf-bench:   (no heap statistics on this platform: no breakdown)")
         return
     }
     printError(
         String(
-            format: "smf-bench:   breakdown: SIPNotifier machine %.0f B/subscription (subscription + dialog + strings); one sleeping expiry Task %.0f B",
-            machine, task))
+            format: "smf-bench:   breakdown: SIPNotifier machine %.0f B/subscription (subscription + dialog + strings)",
+            machine))
 }

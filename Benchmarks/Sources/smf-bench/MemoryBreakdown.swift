@@ -58,21 +58,3 @@ func notifierMachineBytesPerSubscription(count: Int) throws -> Double? {
     blackHole(notifier)
     return Double(after - before) / Double(count)
 }
-
-/// Heap bytes per sleeping `Task` (what ``SIPEndpoint`` keeps per timer: one task per scheduled
-/// expiry), with `count` tasks asleep at once.
-func sleepingTaskBytes(count: Int) async -> Double? {
-    guard let before = heapBytesInUse() else { return nil }
-    var tasks: [Task<Void, Never>] = []
-    tasks.reserveCapacity(count)
-    let arrayBytes = (heapBytesInUse() ?? before) - before
-    for _ in 0..<count {
-        tasks.append(Task { try? await Task.sleep(for: .seconds(3600)) })
-    }
-    // Let every task reach its sleep.
-    try? await Task.sleep(for: .milliseconds(500))
-    let after = heapBytesInUse() ?? before
-    for task in tasks { task.cancel() }
-    for task in tasks { await task.value }
-    return Double(after - before - arrayBytes) / Double(count)
-}
