@@ -76,6 +76,9 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "OverlaySimulation", dependencies: ["Overlay"], swiftSettings: swiftSettings),
+        // Virtual time and deterministic randomness shared by the transcript tests; never linked
+        // into the node.
+        .target(name: "SMFTestSupport", swiftSettings: swiftSettings),
         .target(name: "ControlChannel", dependencies: [nioCore, nioPosix, nioConcurrencyHelpers, logging], swiftSettings: swiftSettings),
         .target(name: "XMLSupport", dependencies: ["CLibXML2"], swiftSettings: swiftSettings),
         .target(name: "Storage", dependencies: [grdb, logging, "SIPEndpoint"], swiftSettings: swiftSettings),
@@ -93,13 +96,13 @@ let package = Package(
         // MARK: - Tests
 
         .testTarget(name: "SIPSyntaxTests", dependencies: ["SIPSyntax", nioCore], resources: [.copy("Torture")], swiftSettings: swiftSettings),
-        .testTarget(name: "SIPCoreTests", dependencies: ["SIPCore", "SIPSyntax"], swiftSettings: swiftSettings),
+        .testTarget(name: "SIPCoreTests", dependencies: ["SIPCore", "SIPSyntax", "SMFTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SIPTransportTests",
             dependencies: ["SIPTransport", "SIPCore", "SIPSyntax", nioCore, nioPosix, nioEmbedded, logging],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "SIPEventsTests", dependencies: ["SIPEvents", "SIPCore", "SIPSyntax"], swiftSettings: swiftSettings),
+        .testTarget(name: "SIPEventsTests", dependencies: ["SIPEvents", "SIPCore", "SIPSyntax", "SMFTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SIPEndpointTests",
             dependencies: ["SIPEndpoint", "SIPEvents", "SIPTransport", "SIPCore", "SIPSyntax", nioCore, nioPosix, logging],

@@ -10,6 +10,18 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
+/// What both executables use: the node's SIP and storage modules and the heap-statistics shim.
+let nodeDependencies: [Target.Dependency] = [
+    "CBenchSupport",
+    .product(name: "SIPSyntax", package: "smf"),
+    .product(name: "SIPCore", package: "smf"),
+    .product(name: "SIPTransport", package: "smf"),
+    .product(name: "SIPEvents", package: "smf"),
+    .product(name: "SIPEndpoint", package: "smf"),
+    .product(name: "Storage", package: "smf"),
+    .product(name: "Logging", package: "swift-log"),
+]
+
 let package = Package(
     name: "smf-benchmarks",
     platforms: [.macOS(.v14)],
@@ -25,32 +37,15 @@ let package = Package(
         .executableTarget(
             name: "smf-bench",
             dependencies: [
-                "CBenchSupport",
-                .product(name: "SIPSyntax", package: "smf"),
-                .product(name: "SIPCore", package: "smf"),
-                .product(name: "SIPTransport", package: "smf"),
-                .product(name: "SIPEvents", package: "smf"),
-                .product(name: "SIPEndpoint", package: "smf"),
-                .product(name: "Storage", package: "smf"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
+                .product(name: "NIOCore", package: "swift-nio")
+            ] + nodeDependencies,
             swiftSettings: swiftSettings
         ),
         // The notifier node of `sip.subscription_bytes` and `sip.notify_fanout`, in its own process
         // so that its resident memory is the node's alone.
         .executableTarget(
             name: "smf-bench-notifier",
-            dependencies: [
-                "CBenchSupport",
-                .product(name: "SIPSyntax", package: "smf"),
-                .product(name: "SIPCore", package: "smf"),
-                .product(name: "SIPTransport", package: "smf"),
-                .product(name: "SIPEvents", package: "smf"),
-                .product(name: "SIPEndpoint", package: "smf"),
-                .product(name: "Storage", package: "smf"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
+            dependencies: nodeDependencies,
             swiftSettings: swiftSettings
         ),
     ]

@@ -1,3 +1,4 @@
+import SMFTestSupport
 import SIPCore
 import SIPSyntax
 import Testing

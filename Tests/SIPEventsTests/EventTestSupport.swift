@@ -1,55 +1,7 @@
 import SIPCore
 import SIPEvents
 import SIPSyntax
-
-/// A deterministic generator (SplitMix64) so tags, Call-IDs and jitter repeat.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64 = 42) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
-/// Virtual time: scheduled timers by id; advancing pops due ones in deadline order.
-struct ManualTimers<ID: Hashable> {
-    private struct Entry {
-        var id: ID
-        var deadline: Duration
-        var sequence: Int
-    }
-
-    private(set) var now: Duration = .zero
-    private var entries: [Entry] = []
-    private var sequence = 0
-
-    mutating func schedule(_ id: ID, after delay: Duration) {
-        cancel(id)
-        sequence += 1
-        entries.append(Entry(id: id, deadline: now + delay, sequence: sequence))
-    }
-
-    mutating func cancel(_ id: ID) { entries.removeAll { $0.id == id } }
-
-    func deadline(of id: ID) -> Duration? { entries.first { $0.id == id }?.deadline }
-
-    var scheduled: [ID] { entries.map(\.id) }
-
-    mutating func popNextDue(notAfter limit: Duration) -> ID? {
-        guard let index = entries.indices.min(by: { (entries[$0].deadline, entries[$0].sequence) < (entries[$1].deadline, entries[$1].sequence) }),
-            entries[index].deadline <= limit
-        else { return nil }
-        let entry = entries.remove(at: index)
-        now = max(now, entry.deadline)
-        return entry.id
-    }
-
-    mutating func settle(at instant: Duration) { now = max(now, instant) }
-}
+import SMFTestSupport
 
 enum Fixtures {
     static let alice = SIPURI(user: "alice", host: "atlanta.example.com")
@@ -131,7 +83,7 @@ extension [SIPSubscriberAction] {
 /// Drives a notifier through virtual time, carrying out its timer actions.
 struct NotifierHarness {
     var notifier: SIPNotifier
-    var timers = ManualTimers<SIPNotifierTimer>()
+    var timers = ManualTimerWheel<SIPNotifierTimer>()
     var random = SplitMix64()
     private(set) var log: [(at: Duration, action: SIPNotifierAction)] = []
 

@@ -1,3 +1,4 @@
+import SMFTestSupport
 import SIPEvents
 import SIPSyntax
 import Testing

@@ -1,3 +1,4 @@
+import SMFTestSupport
 import Foundation
 import SIPCore
 import SIPEvents
