@@ -76,6 +76,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "OverlaySimulation", dependencies: ["Overlay"], swiftSettings: swiftSettings),
+        // Local discovery of a bootstrap peer on the LAN (SIP OPTIONS over multicast).
+        .target(name: "Discovery", dependencies: ["SIPSyntax", nioCore, nioPosix, logging], swiftSettings: swiftSettings),
+        // Community and sub-community membership: founding keys, invitations, certificates, revocations,
+        // signed requests. Above the SIP core; below the node.
+        .target(name: "Community", dependencies: ["Overlay", "SIPSyntax", crypto, logging], swiftSettings: swiftSettings),
+        // The composition language (XSD + semantic checks) and the declarative rule evaluator.
+        .target(name: "Rules", swiftSettings: swiftSettings),
+        .target(name: "Composition", dependencies: ["XMLSupport", "Rules"], swiftSettings: swiftSettings),
+        // Energy community: household profiles, strategies, the coordinator's plan.
+        .target(name: "Energy", swiftSettings: swiftSettings),
         // Virtual time and deterministic randomness shared by the transcript tests; never linked
         // into the node.
         .target(name: "SMFTestSupport", swiftSettings: swiftSettings),
@@ -84,12 +94,12 @@ let package = Package(
         .target(name: "Storage", dependencies: [grdb, logging, "SIPEndpoint"], swiftSettings: swiftSettings),
         .target(
             name: "SMFNode",
-            dependencies: ["SIPSyntax", "SIPCore", "SIPTransport", "SIPEvents", "SIPEndpoint", "Presence", "Storage", "XMLSupport", "ControlChannel", nioCore, nioPosix, logging, serviceLifecycle, unixSignals],
+            dependencies: ["SIPSyntax", "SIPCore", "SIPTransport", "SIPEvents", "SIPEndpoint", "Presence", "Storage", "XMLSupport", "ControlChannel", "Overlay", "OverlaySIP", "Discovery", "Community", "Composition", "Rules", "Energy", nioCore, nioPosix, logging, serviceLifecycle, unixSignals],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "smf",
-            dependencies: ["SMFNode", "SIPSyntax", "SIPTransport", "ControlChannel", argumentParser, logging, serviceLifecycle, unixSignals, nioCore, nioPosix],
+            dependencies: ["SMFNode", "SIPSyntax", "SIPTransport", "ControlChannel", "Overlay", "OverlaySimulation", "Community", "Composition", "Rules", "Energy", argumentParser, logging, serviceLifecycle, unixSignals, nioCore, nioPosix],
             swiftSettings: swiftSettings
         ),
 
@@ -115,12 +125,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "OverlayTests", dependencies: ["Overlay", "OverlaySimulation"], swiftSettings: swiftSettings),
+        .testTarget(name: "DiscoveryTests", dependencies: ["Discovery", "SIPSyntax", nioCore, nioPosix, logging], swiftSettings: swiftSettings),
+        .testTarget(name: "CommunityTests", dependencies: ["Community", "Overlay", "SIPSyntax", crypto], swiftSettings: swiftSettings),
+        .testTarget(name: "RulesTests", dependencies: ["Rules"], swiftSettings: swiftSettings),
+        .testTarget(name: "CompositionTests", dependencies: ["Composition", "Rules", "XMLSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "EnergyTests", dependencies: ["Energy"], swiftSettings: swiftSettings),
         .testTarget(name: "ControlChannelTests", dependencies: ["ControlChannel", nioCore, nioPosix, logging], swiftSettings: swiftSettings),
         .testTarget(name: "XMLSupportTests", dependencies: ["XMLSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "SIPEndpoint", "SIPEvents", "SIPTransport", "SIPSyntax", grdb, logging], swiftSettings: swiftSettings),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["SMFNode", "ControlChannel", "Presence", "SIPEndpoint", "Storage", "SIPTransport", "SIPCore", "SIPSyntax", nioCore, nioPosix, logging],
+            dependencies: ["SMFNode", "ControlChannel", "Presence", "SIPEndpoint", "Storage", "Overlay", "OverlaySIP", "Community", "Composition", "SIPTransport", "SIPCore", "SIPSyntax", nioCore, nioPosix, logging],
             exclude: ["sipp", "kamailio", "baresip"],
             swiftSettings: swiftSettings
         ),

@@ -1,0 +1,1 @@
+// Community and sub-community membership. See docs/community.md.

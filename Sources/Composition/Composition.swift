@@ -1,0 +1,1 @@
+// The composition language: model, XSD validation, semantic checks. See docs/compositions.md.

@@ -1,0 +1,1 @@
+// Local discovery of bootstrap peers on the LAN. See docs/overlay.md.

@@ -1,0 +1,1 @@
+// Energy community: households, strategies, coordinator. See docs/energy.md.

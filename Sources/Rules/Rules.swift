@@ -1,0 +1,1 @@
+// Declarative rule evaluation (thresholds, combinations, time windows). See docs/compositions.md.
