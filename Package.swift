@@ -91,7 +91,7 @@ let package = Package(
         .target(name: "SMFTestSupport", swiftSettings: swiftSettings),
         .target(name: "ControlChannel", dependencies: [nioCore, nioPosix, nioConcurrencyHelpers, logging], swiftSettings: swiftSettings),
         .target(name: "XMLSupport", dependencies: ["CLibXML2"], swiftSettings: swiftSettings),
-        .target(name: "Storage", dependencies: [grdb, logging, "SIPEndpoint"], swiftSettings: swiftSettings),
+        .target(name: "Storage", dependencies: [grdb, logging, "SIPEndpoint", "Overlay", "Community"], swiftSettings: swiftSettings),
         .target(
             name: "SMFNode",
             dependencies: ["SIPSyntax", "SIPCore", "SIPTransport", "SIPEvents", "SIPEndpoint", "Presence", "Storage", "XMLSupport", "ControlChannel", "Overlay", "OverlaySIP", "Discovery", "Community", "Composition", "Rules", "Energy", nioCore, nioPosix, logging, serviceLifecycle, unixSignals],
@@ -132,7 +132,7 @@ let package = Package(
         .testTarget(name: "EnergyTests", dependencies: ["Energy"], swiftSettings: swiftSettings),
         .testTarget(name: "ControlChannelTests", dependencies: ["ControlChannel", nioCore, nioPosix, logging], swiftSettings: swiftSettings),
         .testTarget(name: "XMLSupportTests", dependencies: ["XMLSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "StorageTests", dependencies: ["Storage", "SIPEndpoint", "SIPEvents", "SIPTransport", "SIPSyntax", grdb, logging], swiftSettings: swiftSettings),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "SIPEndpoint", "Overlay", "Community", "SIPEvents", "SIPTransport", "SIPSyntax", grdb, logging], swiftSettings: swiftSettings),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["SMFNode", "ControlChannel", "Presence", "SIPEndpoint", "Storage", "Overlay", "OverlaySIP", "Community", "Composition", "SIPTransport", "SIPCore", "SIPSyntax", nioCore, nioPosix, logging],
