@@ -400,6 +400,7 @@ public struct SubCommunity: Sendable {
     public mutating func record(_ certificate: MemberCertificate, membership: MembershipVerifier, now: OverlayInstant) throws(CommunityError) {
         try verify(certificate, membership: membership, now: now)
         members[certificate.nodeID] = certificate
+        if let request = pending[certificate.nodeID], request.at <= certificate.issuedAt { pending[certificate.nodeID] = nil }
     }
 
     /// Checks a sub-community certificate offline: right sub-community, signed by an owner who is not revoked
@@ -427,6 +428,13 @@ public struct SubCommunity: Sendable {
             throw CommunityError(
                 .revoked, "\(certificate.nodeID.shortDescription) \(removal.kind == .leave ? "left" : "was removed from") \(name) at \(removal.at.iso8601)")
         }
+    }
+
+    /// Puts back a pending join request read from the store (its credential was checked when it arrived).
+    mutating func restorePending(_ statement: SubCommunityStatement) {
+        guard statement.kind == .joinRequest, statement.hasValidSignature, statement.signerKey == statement.subjectKey else { return }
+        if let removal = removals[statement.subjectKey], removal.at >= statement.at { return }
+        pending[statement.subjectNodeID] = statement
     }
 
     private func checkScope(_ statement: SubCommunityStatement, membership: MembershipVerifier) throws(CommunityError) {
