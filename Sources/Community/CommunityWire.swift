@@ -89,6 +89,22 @@ struct WireReader {
         return result
     }
 
+    /// Reads the version byte; a version other than `supported` is a ``CommunityError/Code/wrongVersion``.
+    mutating func version(supported: UInt8 = 1) throws(CommunityError) {
+        let version = try byte("version")
+        guard version == supported else {
+            throw CommunityError(.wrongVersion, "\(what) version \(version) is not supported; this node reads version \(supported)")
+        }
+    }
+
+    /// Reads a 32-byte community ID field.
+    mutating func communityID() throws(CommunityError) -> CommunityID {
+        guard let id = CommunityID(bytes: try field("community ID", exactly: 32)) else {
+            throw CommunityError.malformed("\(what) community ID", "not 32 bytes")
+        }
+        return id
+    }
+
     func expectEnd() throws(CommunityError) {
         guard isAtEnd else {
             throw CommunityError.malformed(what, "\(bytes.count - offset) unexpected bytes after the last field")
@@ -184,4 +200,33 @@ func decodeHex(_ text: some StringProtocol) -> [UInt8]? {
         index += 2
     }
     return out
+}
+
+/// A signed object in the wire form: its fields (``writeUnsigned(to:)``) followed by the signature, which
+/// covers a domain tag and the fields, so a signature for one kind of object never verifies as another.
+protocol SignedWireObject {
+    /// The domain tag prefixed to the signed bytes, e.g. `smf-member-cert-v1`.
+    static var signatureDomain: String { get }
+    /// The signature over ``wireSignedBytes``.
+    var signature: [UInt8] { get }
+    /// Writes every field but the signature.
+    func writeUnsigned(to writer: inout WireWriter)
+}
+
+extension SignedWireObject {
+    /// The bytes the signature covers.
+    var wireSignedBytes: [UInt8] {
+        var writer = WireWriter()
+        writer.bytes = Array(Self.signatureDomain.utf8)
+        writeUnsigned(to: &writer)
+        return writer.bytes
+    }
+
+    /// The fields followed by the signature.
+    var wireEncoded: [UInt8] {
+        var writer = WireWriter()
+        writeUnsigned(to: &writer)
+        writer.field(signature)
+        return writer.bytes
+    }
 }

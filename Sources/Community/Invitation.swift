@@ -106,10 +106,7 @@ public struct Invitation: Hashable, Sendable {
             throw CommunityError.malformed("invitation signature", "expected 64 bytes, found \(signature.count)")
         }
         var reader = WireReader(payload, what: "invitation")
-        let version = try reader.byte("version")
-        guard version == 1 else {
-            throw CommunityError(.wrongVersion, "invitation payload version \(version) is not supported; this node reads version 1")
-        }
+        try reader.version()
         let name = try reader.string("community name", limit: 256)
         let key = try reader.field("founding key", exactly: 32)
         let community: Community

@@ -62,14 +62,9 @@ public struct MemberCertificate: Hashable, Sendable {
     }
 
     /// The bytes the signature covers: a domain tag and every field but the signature.
-    public var signedBytes: [UInt8] {
-        var writer = WireWriter()
-        writer.bytes = Array("smf-member-cert-v1".utf8)
-        writeUnsigned(to: &writer)
-        return writer.bytes
-    }
+    public var signedBytes: [UInt8] { wireSignedBytes }
 
-    private func writeUnsigned(to writer: inout WireWriter) {
+    func writeUnsigned(to writer: inout WireWriter) {
         writer.byte(Self.version)
         writer.field(communityID.bytes)
         writer.string(subCommunity ?? "")
@@ -81,12 +76,7 @@ public struct MemberCertificate: Hashable, Sendable {
     }
 
     /// The binary form (about 200 bytes).
-    public var encoded: [UInt8] {
-        var writer = WireWriter()
-        writeUnsigned(to: &writer)
-        writer.field(signature)
-        return writer.bytes
-    }
+    public var encoded: [UInt8] { wireEncoded }
 
     /// Decodes ``encoded``; a malformed input names the field.
     public init(decoding bytes: [UInt8]) throws(CommunityError) {
@@ -96,13 +86,8 @@ public struct MemberCertificate: Hashable, Sendable {
     }
 
     static func read(from reader: inout WireReader) throws(CommunityError) -> MemberCertificate {
-        let version = try reader.byte("version")
-        guard version == Self.version else {
-            throw CommunityError(.wrongVersion, "member certificate version \(version) is not supported; this node reads version \(Self.version)")
-        }
-        guard let id = CommunityID(bytes: try reader.field("community ID", exactly: 32)) else {
-            throw CommunityError.malformed("member certificate community ID", "not 32 bytes")
-        }
+        try reader.version()
+        let id = try reader.communityID()
         let sub = try reader.string("sub-community", limit: 256)
         let subject = try reader.field("subject key", exactly: 32)
         let roleByte = try reader.byte("role")
@@ -168,13 +153,14 @@ public struct MembershipCredential: Hashable, Sendable {
     }
 
     static func read(from reader: inout WireReader) throws(CommunityError) -> MembershipCredential {
-        let version = try reader.byte("version")
-        guard version == MemberCertificate.version else {
-            throw CommunityError(.wrongVersion, "membership credential version \(version) is not supported; this node reads version 1")
-        }
+        try reader.version()
         let certificates = try reader.list("certificates", limit: maximumDepth) { (inner: inout WireReader) throws(CommunityError) in
             try MemberCertificate(decoding: try inner.field("certificate", limit: 1024))
         }
         return MembershipCredential(certificates: certificates)
     }
+}
+
+extension MemberCertificate: SignedWireObject {
+    static let signatureDomain = "smf-member-cert-v1"
 }

@@ -56,14 +56,9 @@ public struct Revocation: Hashable, Sendable {
     }
 
     /// The bytes the signature covers.
-    public var signedBytes: [UInt8] {
-        var writer = WireWriter()
-        writer.bytes = Array("smf-revocation-v1".utf8)
-        writeUnsigned(to: &writer)
-        return writer.bytes
-    }
+    public var signedBytes: [UInt8] { wireSignedBytes }
 
-    private func writeUnsigned(to writer: inout WireWriter) {
+    func writeUnsigned(to writer: inout WireWriter) {
         writer.byte(1)
         writer.field(communityID.bytes)
         writer.field(revokedKey)
@@ -74,23 +69,13 @@ public struct Revocation: Hashable, Sendable {
     }
 
     /// The binary form.
-    public var encoded: [UInt8] {
-        var writer = WireWriter()
-        writeUnsigned(to: &writer)
-        writer.field(signature)
-        return writer.bytes
-    }
+    public var encoded: [UInt8] { wireEncoded }
 
     /// Decodes ``encoded``.
     public init(decoding bytes: [UInt8]) throws(CommunityError) {
         var reader = WireReader(bytes, what: "revocation")
-        let version = try reader.byte("version")
-        guard version == 1 else {
-            throw CommunityError(.wrongVersion, "revocation version \(version) is not supported; this node reads version 1")
-        }
-        guard let id = CommunityID(bytes: try reader.field("community ID", exactly: 32)) else {
-            throw CommunityError.malformed("revocation community ID", "not 32 bytes")
-        }
+        try reader.version()
+        let id = try reader.communityID()
         let revoked = try reader.field("revoked key", exactly: 32)
         let at = try reader.instant("time")
         let reason = try reader.string("reason", limit: 256)
@@ -163,4 +148,8 @@ public struct RevocationSet: Hashable, Sendable {
             kind: .membership, name: Self.resourceName(community: community), value: encoded,
             sequence: sequence, expiry: expiry, by: identity)
     }
+}
+
+extension Revocation: SignedWireObject {
+    static let signatureDomain = "smf-revocation-v1"
 }

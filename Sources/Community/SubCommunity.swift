@@ -73,7 +73,7 @@ public struct SubCommunityCharter: Hashable, Sendable {
         self.signature = signature
     }
 
-    private func writeUnsigned(to writer: inout WireWriter) {
+    func writeUnsigned(to writer: inout WireWriter) {
         writer.byte(1)
         writer.field(communityID.bytes)
         writer.string(name)
@@ -83,31 +83,16 @@ public struct SubCommunityCharter: Hashable, Sendable {
         writer.field(creatorCredential.encoded)
     }
 
-    var signedBytes: [UInt8] {
-        var writer = WireWriter()
-        writer.bytes = Array("smf-subcommunity-v1".utf8)
-        writeUnsigned(to: &writer)
-        return writer.bytes
-    }
+    var signedBytes: [UInt8] { wireSignedBytes }
 
     /// The binary form, for the overlay and the store.
-    public var encoded: [UInt8] {
-        var writer = WireWriter()
-        writeUnsigned(to: &writer)
-        writer.field(signature)
-        return writer.bytes
-    }
+    public var encoded: [UInt8] { wireEncoded }
 
     /// Decodes ``encoded``.
     public init(decoding bytes: [UInt8]) throws(CommunityError) {
         var reader = WireReader(bytes, what: "sub-community charter")
-        let version = try reader.byte("version")
-        guard version == 1 else {
-            throw CommunityError(.wrongVersion, "sub-community charter version \(version) is not supported; this node reads version 1")
-        }
-        guard let id = CommunityID(bytes: try reader.field("community ID", exactly: 32)) else {
-            throw CommunityError.malformed("sub-community charter community ID", "not 32 bytes")
-        }
+        try reader.version()
+        let id = try reader.communityID()
         let name = try reader.string("name", limit: 256)
         let policyByte = try reader.byte("policy")
         guard let policy = SubCommunityPolicy(wireValue: policyByte) else {
@@ -205,7 +190,7 @@ public struct SubCommunityStatement: Hashable, Sendable {
         self.signature = signature
     }
 
-    private func writeUnsigned(to writer: inout WireWriter) {
+    func writeUnsigned(to writer: inout WireWriter) {
         writer.byte(1)
         writer.byte(kind.rawValue)
         writer.field(communityID.bytes)
@@ -215,38 +200,23 @@ public struct SubCommunityStatement: Hashable, Sendable {
         writer.field(signerKey)
     }
 
-    var signedBytes: [UInt8] {
-        var writer = WireWriter()
-        writer.bytes = Array("smf-subcommunity-statement-v1".utf8)
-        writeUnsigned(to: &writer)
-        return writer.bytes
-    }
+    var signedBytes: [UInt8] { wireSignedBytes }
 
     /// Whether the signature verifies against ``signerKey``.
     public var hasValidSignature: Bool { isValidSignature(signature, by: signerKey, over: signedBytes) }
 
     /// The binary form.
-    public var encoded: [UInt8] {
-        var writer = WireWriter()
-        writeUnsigned(to: &writer)
-        writer.field(signature)
-        return writer.bytes
-    }
+    public var encoded: [UInt8] { wireEncoded }
 
     /// Decodes ``encoded``.
     public init(decoding bytes: [UInt8]) throws(CommunityError) {
         var reader = WireReader(bytes, what: "sub-community statement")
-        let version = try reader.byte("version")
-        guard version == 1 else {
-            throw CommunityError(.wrongVersion, "sub-community statement version \(version) is not supported; this node reads version 1")
-        }
+        try reader.version()
         let kindByte = try reader.byte("kind")
         guard let kind = Kind(rawValue: kindByte) else {
             throw CommunityError.malformed("sub-community statement kind", "unknown kind \(kindByte)")
         }
-        guard let id = CommunityID(bytes: try reader.field("community ID", exactly: 32)) else {
-            throw CommunityError.malformed("sub-community statement community ID", "not 32 bytes")
-        }
+        let id = try reader.communityID()
         let name = try reader.string("sub-community", limit: 256)
         let subject = try reader.field("subject key", exactly: 32)
         let at = try reader.instant("time")
@@ -448,4 +418,12 @@ public struct SubCommunity: Sendable {
             throw CommunityError(.notAllowed, "\(NodeID(hashing: key).shortDescription) is not an owner of \(name)")
         }
     }
+}
+
+extension SubCommunityCharter: SignedWireObject {
+    static let signatureDomain = "smf-subcommunity-v1"
+}
+
+extension SubCommunityStatement: SignedWireObject {
+    static let signatureDomain = "smf-subcommunity-statement-v1"
 }
