@@ -100,3 +100,15 @@ import Testing
         #expect(result.diagnostics.map(\.description) == ["/nonexistent/composition.xml:1:1: error: no such file"])
     }
 }
+
+@Suite struct CompositionDocumentationTests {
+    @Test func theSmallExampleInTheDocumentationIsValid() throws {
+        let doc = try String(contentsOf: packageRoot.appendingPathComponent("docs/compositions.md"), encoding: .utf8)
+        let start = try #require(doc.range(of: "<composition xmlns=\"urn:smf:composition:1\" name=\"smoke-watch\""))
+        let end = try #require(doc.range(of: "</composition>", range: start.upperBound..<doc.endIndex))
+        let example = String(doc[start.lowerBound..<end.upperBound])
+        let result = CompositionLoader().load(bytes: Array(example.utf8), fileName: "docs/compositions.md")
+        #expect(result.diagnostics.map(\.description) == [])
+        #expect(result.composition?.services.map(\.id) == ["recorder", "watch"])
+    }
+}
