@@ -39,8 +39,7 @@ public enum CompositionGraph {
             lines.append("  }")
         }
         for wire in composition.wires {
-            let package = composition.service(wire.from.service)
-                .flatMap { catalog[$0.type]?.output(wire.from.port)?.eventPackage }
+            let package = catalog.ports(of: wire, in: composition)?.output.eventPackage
             var label = [package ?? "?", "\(wire.from.port) → \(wire.to.port)"]
             label += wire.filters.map(\.description)
             var attributes = ["label=\(quoted(label.joined(separator: "\n")))"]

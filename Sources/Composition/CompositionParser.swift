@@ -46,9 +46,9 @@ struct CompositionParser {
         let configuration = element.children(named: "param", namespaceURI: ns).map {
             ConfigurationEntry(name: $0.attribute("name") ?? "", value: trimmed($0.text), location: location($0))
         }
-        let ruleElements = element.children(named: "rule", namespaceURI: ns)
-        let rules = ruleElements.compactMap { parseRule($0) }
         let id = element.attribute("id") ?? ""
+        let ruleElements = element.children(named: "rule", namespaceURI: ns)
+        let rules = ruleElements.compactMap { parseRule($0, service: id) }
         if rules.count != ruleElements.count { servicesWithUnreadableRules.insert(id) }
         return ServiceDeclaration(
             id: id, type: element.attribute("type") ?? "", placement: placement ?? .any,
@@ -110,16 +110,17 @@ struct CompositionParser {
 
     // MARK: - Rules
 
-    private mutating func parseRule(_ element: XMLElement) -> RuleDeclaration? {
+    private mutating func parseRule(_ element: XMLElement, service: String) -> RuleDeclaration? {
         let id = element.attribute("id") ?? ""
+        let rule = "service '\(service)': rule '\(id)'"
         let severityText = element.attribute("severity") ?? "major"
         guard let severity = RuleSeverity(rawValue: severityText) else {
-            report(element, "rule '\(id)': severity '\(severityText)' is not info, minor, major or critical")
+            report(element, "\(rule): severity '\(severityText)' is not info, minor, major or critical")
             return nil
         }
         let conditions = element.children.filter { $0.namespaceURI == ns }
-        guard conditions.count == 1, let condition = parseCondition(conditions[0], rule: id) else {
-            if conditions.count != 1 { report(element, "rule '\(id)' needs exactly one condition, not \(conditions.count)") }
+        guard conditions.count == 1, let condition = parseCondition(conditions[0], rule: rule) else {
+            if conditions.count != 1 { report(element, "\(rule) needs exactly one condition, not \(conditions.count)") }
             return nil
         }
         return RuleDeclaration(
@@ -135,7 +136,7 @@ struct CompositionParser {
         case "count":
             guard let (selector, comparison) = parseComparison(element, rule: rule) else { return nil }
             guard let sensors = element.attribute("sensors").flatMap({ Int($0) }), sensors >= 1 else {
-                report(element, "rule '\(rule)': <count> needs sensors=\"N\" with N of at least 1")
+                report(element, "\(rule): <count> needs sensors=\"N\" with N of at least 1")
                 return nil
             }
             guard let within = duration(element, "within", rule: rule) else { return nil }
@@ -155,12 +156,12 @@ struct CompositionParser {
         case "not":
             let children = element.children.filter { $0.namespaceURI == ns }
             guard children.count == 1 else {
-                report(element, "rule '\(rule)': <not> needs exactly one condition, not \(children.count)")
+                report(element, "\(rule): <not> needs exactly one condition, not \(children.count)")
                 return nil
             }
             return parseCondition(children[0], rule: rule).map { .not($0) }
         default:
-            report(element, "rule '\(rule)': <\(element.name)> is not a condition")
+            report(element, "\(rule): <\(element.name)> is not a condition")
             return nil
         }
     }
@@ -171,7 +172,7 @@ struct CompositionParser {
         for (name, make) in [("above", RuleComparison.above), ("below", RuleComparison.below), ("equals", RuleComparison.equal)] {
             guard let text = element.attribute(name) else { continue }
             guard let value = Double(text), value.isFinite else {
-                report(element, "rule '\(rule)': \(name)=\"\(text)\" is not a finite number")
+                report(element, "\(rule): \(name)=\"\(text)\" is not a finite number")
                 return nil
             }
             comparisons.append(make(value))
@@ -179,7 +180,7 @@ struct CompositionParser {
         guard comparisons.count == 1 else {
             report(
                 element,
-                "rule '\(rule)': <\(element.name)> needs exactly one of above, below or equals, not \(comparisons.count)")
+                "\(rule): <\(element.name)> needs exactly one of above, below or equals, not \(comparisons.count)")
             return nil
         }
         return (selector, comparisons[0])
@@ -188,7 +189,7 @@ struct CompositionParser {
     private mutating func duration(_ element: XMLElement, _ attribute: String, rule: String) -> Duration? {
         let text = element.attribute(attribute) ?? ""
         guard let value = CompositionDuration.parse(text), value > .zero else {
-            report(element, "rule '\(rule)': \(attribute)=\"\(text)\" is not a duration longer than 0 (e.g. 30s)")
+            report(element, "\(rule): \(attribute)=\"\(text)\" is not a duration longer than 0 (e.g. 30s)")
             return nil
         }
         return value

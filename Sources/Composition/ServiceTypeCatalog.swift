@@ -153,6 +153,15 @@ public struct ServiceTypeCatalog: Sendable, Hashable {
     /// The type names, sorted.
     public var names: [String] { types.keys.sorted() }
 
+    /// The two ports `wire` joins in `composition` (output, input), when both services, their types and
+    /// the ports exist; the output's ``PortDescriptor/eventPackage`` is the package the wire subscribes to.
+    public func ports(of wire: Wire, in composition: Composition) -> (output: PortDescriptor, input: PortDescriptor)? {
+        guard let producer = composition.service(wire.from.service), let consumer = composition.service(wire.to.service),
+            let output = self[producer.type]?.output(wire.from.port), let input = self[consumer.type]?.input(wire.to.port)
+        else { return nil }
+        return (output, input)
+    }
+
     /// Adds (or replaces) a descriptor.
     public mutating func register(_ descriptor: ServiceTypeDescriptor) {
         types[descriptor.name] = descriptor

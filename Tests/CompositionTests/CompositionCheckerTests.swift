@@ -146,8 +146,8 @@ private let recorderAndForwarder = """
             </service>
             """, wires: "<wire from=\"rec.readings\" to=\"eval.readings\"/>"))
         #expect(found == [
-            "test.xml:5:1: error: rule 'a': <threshold> needs exactly one of above, below or equals, not 2",
-            "test.xml:6:1: error: rule 'a': within=\"0s\" is not a duration longer than 0 (e.g. 30s)",
+            "test.xml:5:1: error: service 'eval': rule 'a': <threshold> needs exactly one of above, below or equals, not 2",
+            "test.xml:6:1: error: service 'eval': rule 'a': within=\"0s\" is not a duration longer than 0 (e.g. 30s)",
         ])
     }
 

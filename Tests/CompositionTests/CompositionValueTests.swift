@@ -47,6 +47,17 @@ import Testing
         #expect(Placement.peer("x").description == "peer:x")
     }
 
+    @Test func aWiresPortsComeFromTheCatalogue() throws {
+        let text = document(
+            services: "<service id=\"rec\" type=\"sensor-recorder\"/>\n<service id=\"fwd\" type=\"sensor-forwarder\"/>",
+            wires: "<wire from=\"rec.forwards\" to=\"fwd.requests\"/>\n<wire from=\"rec.readings\" to=\"fwd.nope\"/>")
+        let composition = try #require(load(text).composition)
+        let ports = try #require(ServiceTypeCatalog.builtIn.ports(of: composition.wires[0], in: composition))
+        #expect(ports.output.eventPackage == M2MEventPackage.sensorForward)
+        #expect(ports.input.name == "requests")
+        #expect(ServiceTypeCatalog.builtIn.ports(of: composition.wires[1], in: composition) == nil)
+    }
+
     @Test func everyRequiredBuiltInInputCanBeFedByABuiltInOutput() {
         let catalog = ServiceTypeCatalog.builtIn
         #expect(catalog.names.count == 13)
