@@ -54,6 +54,11 @@ public struct RuleEvaluator: Sendable {
         self.horizon = rules.map(\.condition.horizon).max() ?? .zero
     }
 
+    /// How many readings the evaluator holds (all buildings and sensors).
+    var storedReadingCount: Int {
+        history.values.reduce(0) { total, sensors in sensors.values.reduce(total) { $0 + $1.count } }
+    }
+
     /// The buildings the evaluator has readings for.
     public var buildings: [String] { history.keys.sorted() }
 
@@ -62,16 +67,8 @@ public struct RuleEvaluator: Sendable {
     public mutating func ingest(_ reading: RuleReading) -> [RuleEvent] {
         guard reading.value.isFinite else { return [] }
         now = max(now, reading.time)
-        var sensors = history[reading.building, default: [:]]
-        var readings = sensors[reading.sensorID, default: []]
-        if let last = readings.last, last.time > reading.time {
-            let index = readings.firstIndex { $0.time > reading.time } ?? readings.endIndex
-            readings.insert(reading, at: index)
-        } else {
-            readings.append(reading)
-        }
-        sensors[reading.sensorID] = readings
-        history[reading.building] = sensors
+        // Mutated in place (no copy of the building's history per reading).
+        history[reading.building, default: [:]][reading.sensorID, default: []].insertByTime(reading)
         prune(building: reading.building)
         return evaluate(building: reading.building)
     }
@@ -129,7 +126,14 @@ public struct RuleEvaluator: Sendable {
         case .count(let selector, let comparison, let needed, let within):
             let start = now - within
             let matching = sensors.values.compactMap { readings -> RuleReading? in
-                readings.last { $0.time > start && $0.time <= now && selector.selects($0) && comparison.matches($0.value) }
+                // Newest first, stopping at the window's start.
+                for reading in readings.reversed() {
+                    guard reading.time > start else { return nil }
+                    if reading.time <= now && selector.selects(reading) && comparison.matches(reading.value) {
+                        return reading
+                    }
+                }
+                return nil
             }
             return (matching.count >= needed, matching)
 
@@ -183,17 +187,28 @@ public struct RuleEvaluator: Sendable {
     /// Drops readings no rule can look at any more: for each sensor, those before the newest reading at
     /// or before `now - horizon`, and the oldest beyond the per-sensor cap.
     private mutating func prune(building: String) {
-        guard var sensors = history[building] else { return }
+        // No copy of a sensor's readings stays alive across the in-place removal (which would copy them).
+        guard let sensorIDs = history[building].map({ Array($0.keys) }) else { return }
         let start = now - horizon
-        for (sensor, readings) in sensors {
-            var trimmed = readings
-            if let boundary = trimmed.lastIndex(where: { $0.time <= start }), boundary > 0 {
-                trimmed.removeFirst(boundary)
-            }
-            let excess = trimmed.count - max(configuration.maxReadingsPerSensor, 1)
-            if excess > 0 { trimmed.removeFirst(excess) }
-            if trimmed.count != readings.count { sensors[sensor] = trimmed }
+        let cap = max(configuration.maxReadingsPerSensor, 1)
+        for sensor in sensorIDs {
+            let drop = history[building]?[sensor].map { readings in
+                // Readings are in time order: the ones before the newest at or before `start` go.
+                let firstInside = readings.firstIndex { $0.time > start } ?? readings.endIndex
+                return max(firstInside - 1, readings.count - cap, 0)
+            } ?? 0
+            if drop > 0 { history[building]?[sensor]?.removeFirst(drop) }
         }
-        history[building] = sensors
+    }
+}
+
+extension Array where Element == RuleReading {
+    /// Inserts `reading` after every reading that is not newer (appends in the usual in-order case).
+    fileprivate mutating func insertByTime(_ reading: RuleReading) {
+        if let last, last.time > reading.time {
+            insert(reading, at: firstIndex { $0.time > reading.time } ?? endIndex)
+        } else {
+            append(reading)
+        }
     }
 }

@@ -177,6 +177,24 @@ private let temperature = RuleSelector(kind: "temperature")
         #expect(fired.count == 1)
     }
 
+    @Test func aLongStreamKeepsOnlyTheWindowAndRaisesOneAlarmPerEpisode() throws {
+        var evaluator = try RuleEvaluator(rules: [
+            Rule(
+                id: "fire", alarmKind: "fire", severity: .critical,
+                condition: .count(smoke, .above(0.3), sensors: 2, within: .seconds(60)))
+        ])
+        var fired: [RuleEvent] = []
+        // 10 sensors, each reading once a second (one every 100 ms in turn) for 500 s; smoke from 250 s on.
+        for index in 0..<5_000 {
+            let time = Duration.milliseconds(index * 100)
+            let value = time >= .seconds(250) ? 0.9 : 0.1
+            fired += evaluator.ingest(
+                RuleReading(sensorID: "s\(index % 10)", building: "B1", kind: "smoke", value: value, time: time))
+        }
+        #expect(fired.map(\.time) == [.milliseconds(250_100)], "the second sensor with smoke fires, once")
+        #expect(evaluator.storedReadingCount <= 600 + 10, "a 60 s window of 10 readings/s, plus one per sensor")
+    }
+
     @Test func unsoundRulesAreRejectedWithTheReason() {
         #expect(throws: RuleError(ruleID: "bad", message: "count needs at least 1 sensor, not 0")) {
             try RuleEvaluator(rules: [
