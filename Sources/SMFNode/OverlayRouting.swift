@@ -6,9 +6,10 @@ import SIPSyntax
 import SIPTransport
 
 /// Sits between the transport and the node's UAS core: a MESSAGE or SUBSCRIBE whose Request-URI names an address
-/// of record of the community (a domain that is not one of this node's listeners) is resolved through the overlay's
-/// user registrations and answered with a `302` naming the registered contacts (RFC 3261 §8.3.1, §21.3.3); every
-/// other request goes to the core unchanged.
+/// of record other than the node's own (a community domain such as `sip:alice@community.example`, or another user at
+/// this node's address, e.g. a phone that registered here) is resolved through the overlay's user registrations and
+/// answered with a `302` naming the registered contacts (RFC 3261 §8.3.1, §21.3.3); every other request goes to the
+/// core unchanged.
 ///
 /// A redirect rather than proxying keeps the node stateless for foreign requests; the UAC follows the Contact.
 /// When the overlay knows no registration for the AoR (or the lookup fails), the request goes to the core as before
@@ -17,10 +18,12 @@ final class NodeRequestRouter: SIPRequestHandler {
     private let core: SIPUserAgentCore
     private let slot: NodeRuntimeSlot
     private let transport: NodeTransportAddresses
+    private let user: String
     private let logger: Logger
 
-    init(core: SIPUserAgentCore, slot: NodeRuntimeSlot, transport: NodeTransportAddresses, logger: Logger) {
+    init(core: SIPUserAgentCore, slot: NodeRuntimeSlot, transport: NodeTransportAddresses, user: String, logger: Logger) {
         self.core = core
+        self.user = user
         self.slot = slot
         self.transport = transport
         self.logger = logger
@@ -29,7 +32,7 @@ final class NodeRequestRouter: SIPRequestHandler {
     func handle(_ incoming: SIPIncomingRequest) async -> SIPResponse? {
         let request = incoming.request
         guard request.method == .message || request.method == .subscribe, let overlay = slot.current?.overlay,
-            let aor = Self.communityAoR(of: request.uri), !transport.isLocal(request.uri)
+            let aor = Self.communityAoR(of: request.uri), !(request.uri.user == user && transport.isLocal(request.uri))
         else {
             return await core.handle(incoming)
         }

@@ -57,7 +57,7 @@ public final class SMFNode: Sendable {
         let listenAddresses = NodeTransportAddresses()
         self.runtimeSlot = runtimeSlot
         self.listenAddresses = listenAddresses
-        let router = NodeRequestRouter(core: userAgent, slot: runtimeSlot, transport: listenAddresses, logger: logger)
+        let router = NodeRequestRouter(core: userAgent, slot: runtimeSlot, transport: listenAddresses, user: configuration.user, logger: logger)
         self.transport = SIPTransport(configuration: transportConfiguration, handler: router, eventLoopGroup: eventLoopGroup, logger: logger)
         self.startedAt = ContinuousClock.now
         self.control = ControlCommandRegistry()
