@@ -74,13 +74,22 @@ import Testing
         #expect(absent.output.contains("no record named 'no-such-record' in the overlay"))
     }
 
-    @Test func recordsSurviveARestartOfALoneNode() async throws {
+    @Test(arguments: [SIGTERM, SIGKILL])
+    func recordsSurviveARestartOfALoneNode(signal: Int32) async throws {
+        let sqlite = try requireTool("sqlite3")
         let node = try await OverlayProcess()
         defer { node.cleanUp() }
         let put = try await node.smf(["overlay", "put", "valve-3", "open"])
         #expect(put.status == 0, "\(put.output)")
         let status = try #require(try await node.overlayStatus())
-        try await node.stop(with: SIGTERM)
+        // The store snapshot reaches overlay_records shortly after the put, without a shutdown.
+        let database = node.dataDirectory.appendingPathComponent("smf.sqlite").path
+        let saved = try await pollUntil(within: .seconds(10), every: .milliseconds(100)) {
+            let rows = try await runTool(sqlite, [database, "SELECT count(*) FROM overlay_records WHERE name = 'valve-3'"])
+            return rows.output.trimmingCharacters(in: .whitespacesAndNewlines) == "1"
+        }
+        #expect(saved)
+        try await node.stop(with: signal)
 
         let restarted = try await OverlayProcess(dataDirectory: node.dataDirectory, port: node.port)
         defer { restarted.cleanUp() }
