@@ -103,6 +103,25 @@ import Testing
         #expect(lookup.output == "\(restarted.addressOfRecord)\n")
     }
 
+    @Test func sigtermLeavesTheRingSoThePeerDropsTheNodeAtOnce() async throws {
+        // 5 s periods and 1 s timeouts: failure detection could not drop the node within the 2 s allowed below.
+        let a = try await OverlayProcess(stabilizeMs: 5000, timeoutMs: 1000)
+        defer { a.cleanUp() }
+        let b = try await OverlayProcess(bootstrap: [a.address], stabilizeMs: 5000, timeoutMs: 1000)
+        defer { b.cleanUp() }
+        let joined = try await pollUntil(within: .seconds(20)) {
+            guard let sa = try await a.overlayStatus(), let sb = try await b.overlayStatus() else { return false }
+            return formsOneRing([sa, sb], ids: [sa.node.id, sb.node.id])
+        }
+        #expect(joined)
+        try await b.stop(with: SIGTERM)
+        let dropped = try await pollUntil(within: .seconds(2), every: .milliseconds(100)) {
+            guard let status = try await a.overlayStatus() else { return false }
+            return status.predecessor == nil && status.successors.isEmpty
+        }
+        #expect(dropped, "the leaving node's goodbye did not reach its peer")
+    }
+
     @Test func statusShowsTheNodeIDAndRingPhase() async throws {
         let node = try await OverlayProcess()
         defer { node.cleanUp() }
