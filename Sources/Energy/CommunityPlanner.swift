@@ -33,7 +33,9 @@ public enum CommunityPlanner {
         let starts = LoadPlanner.valleyFill(loads, onto: &curve, grid: grid, from: from)
         let first = min(max(from, 0), curve.count)
         let rest = Array(curve[first...])
-        let shaving = BatteryDispatch.peakShaving(batteries, curve: rest, grid: grid)
+        // 0.1 kWh steps, coarser for very large communities so that the work stays bounded (≈ 2,000 steps).
+        let capacity = batteries.reduce(0) { $0 + $1.battery.capacityKWh }
+        let shaving = BatteryDispatch.peakShaving(batteries, curve: rest, grid: grid, quantumKWh: max(0.1, capacity / 2000))
         var batteryPower: [String: [Double]] = [:]
         for id in shaving.keys.sorted() {
             let power = shaving[id] ?? []

@@ -37,7 +37,7 @@ public enum EnergyReport {
         }
         var lines: [String] = ["feeder net load, kW (import > 0 > export); one column = \(perColumn * grid.intervalMinutes) min, highest value shown"]
         for (r, cells) in canvas.enumerated() {
-            let value = top - Double(r) * step
+            let value = r == zero ? 0 : top - Double(r) * step
             let axis = r == 0 || r == rows - 1 || r == zero || r % 4 == 0 ? String(format: "%5.0f kW", value) : String(repeating: " ", count: 8)
             lines.append(axis.padding(toLength: label, withPad: " ", startingAt: 0) + "|" + String(cells))
         }
@@ -59,9 +59,9 @@ public enum EnergyReport {
     }
 
     /// The figures table: strategy, peak kW, peak reduction % (against each household alone), community
-    /// self-consumption %, energy shifted kWh; columns separated by at least two spaces.
+    /// self-consumption %, energy shifted kWh, and the highest export (kW); columns separated by at least two spaces.
     public static func table(_ comparison: EnergyComparison) -> String {
-        let header = ["strategy", "peak kW", "peak reduction %", "self-consumption %", "energy shifted kWh", "max export kW"]
+        let header = ["strategy", "peak kW", "peak reduction %", "self-consumption %", "energy shifted kWh", "export kW"]
         var rows = [header]
         for outcome in comparison.outcomes {
             rows.append([

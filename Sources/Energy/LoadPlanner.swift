@@ -51,7 +51,7 @@ public enum LoadPlanner {
             (curve.max() ?? 0, curve.reduce(0) { $0 + $1 * $1 })
         }
         var current = score(curve)
-        for _ in 0..<(ordered.count * 4) {
+        for _ in 0..<min(ordered.count * 4, 400) {
             guard let peak = curve.indices.max(by: { curve[$0] < curve[$1] }) else { return }
             var improved = false
             for load in ordered {
