@@ -2,7 +2,8 @@
 /// flexibility, plans with ``CommunityPlanner`` at interval boundaries, and sends each household its advice
 /// (NOTIFY of the ``EnergyMessage/eventPackage`` package).
 ///
-/// Several coordinators may run (each aggregation point can host one). They announce themselves; the one with
+/// Several coordinators may run (each aggregation point can host one). They announce themselves (at start, and
+/// in reply to a coordinator they did not know); the one with
 /// the lowest id leads and the others defer to it, so the community follows one plan. As every coordinator
 /// sees the same messages and the planner is deterministic, a coordinator that takes over plans what the leader
 /// would have planned: the ones that defer plan too, in the shadow, and only the leader sends advice. A plan is made at the start of an interval when something changed since the last one
@@ -55,8 +56,9 @@ public struct Coordinator: Sendable {
     public mutating func received(_ message: EnergyMessage) -> [Action] {
         switch message {
         case .coordinator(let other) where other != id:
-            coordinators.insert(other)
-            return roleChanges()
+            // A coordinator it did not know (e.g. one that started later) hears of this one in return.
+            guard coordinators.insert(other).inserted else { return [] }
+            return [.broadcast(.coordinator(id: id))] + roleChanges()
         case .coordinatorLeft(let other):
             guard coordinators.remove(other) != nil else { return [] }
             dirty = true
@@ -120,7 +122,7 @@ public struct Coordinator: Sendable {
                 let past = Array((batterySchedules[household] ?? []).prefix(now))
                 for (t, power) in past.enumerated() {
                     inflexible[t] += power
-                    battery.initialKWh += power >= 0 ? power * battery.chargeEfficiency * grid.hours : power / battery.dischargeEfficiency * grid.hours
+                    battery.initialKWh += battery.storedChange(gridKW: power, hours: grid.hours)
                 }
                 battery.initialKWh = min(max(battery.initialKWh, 0), battery.capacityKWh)
                 batteries.append((household, battery))

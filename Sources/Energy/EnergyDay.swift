@@ -187,6 +187,11 @@ extension FlexibleLoad {
 }
 
 extension Battery {
+    /// Change of stored energy, kWh, when the battery runs `gridKW` (grid side, positive = charging) for `hours`.
+    public func storedChange(gridKW: Double, hours: Double) -> Double {
+        gridKW >= 0 ? gridKW * chargeEfficiency * hours : gridKW / dischargeEfficiency * hours
+    }
+
     /// Whether the battery's figures are physical: finite, capacity and power positive and bounded, stored energy
     /// within the capacity, efficiencies in (0, 1].
     public var isValid: Bool {

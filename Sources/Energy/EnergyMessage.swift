@@ -128,7 +128,7 @@ public enum EnergyMessage: Hashable, Sendable {
     case aggregateForecast(AggregateForecast)
     case aggregateReading(AggregateReading)
     case advice(LoadAdvice)
-    /// A coordinator announces itself (at start and at every interval).
+    /// A coordinator announces itself (at start, and in reply to a coordinator it did not know).
     case coordinator(id: String)
     /// A coordinator stops coordinating.
     case coordinatorLeft(id: String)

@@ -204,7 +204,9 @@ import Testing
         var second = Coordinator(id: "c2", grid: day.grid)
         #expect(first.started() == [.broadcast(.coordinator(id: "c1")), .tookLead])
         _ = second.started()
-        #expect(second.received(.coordinator(id: "c1")) == [.deferTo("c1")])
+        #expect(second.received(.coordinator(id: "c1")) == [.broadcast(.coordinator(id: "c2")), .deferTo("c1")])
+        #expect(first.received(.coordinator(id: "c2")) == [.broadcast(.coordinator(id: "c1"))])
+        // Announcements of a coordinator already known are not answered again (no echo loop).
         #expect(first.received(.coordinator(id: "c2")).isEmpty)
         feed(&first, day: day)
         feed(&second, day: day)

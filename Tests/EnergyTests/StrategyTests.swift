@@ -69,7 +69,7 @@ import Testing
         var stored = battery.initialKWh
         for power in schedule {
             #expect(abs(power) <= battery.powerKW + 1e-9)
-            stored += power >= 0 ? power * battery.chargeEfficiency * grid.hours : power / battery.dischargeEfficiency * grid.hours
+            stored += battery.storedChange(gridKW: power, hours: grid.hours)
             #expect(stored >= -1e-9 && stored <= battery.capacityKWh + 1e-9)
         }
         // It ends the day with what it started with.
@@ -117,7 +117,7 @@ import Testing
                 var stored = battery.initialKWh
                 for value in power {
                     #expect(abs(value) <= battery.powerKW + 1e-9)
-                    stored += value >= 0 ? value * battery.chargeEfficiency * day.grid.hours : value / battery.dischargeEfficiency * day.grid.hours
+                    stored += battery.storedChange(gridKW: value, hours: day.grid.hours)
                     #expect(stored >= -1e-6 && stored <= battery.capacityKWh + 1e-6)
                 }
                 if strategy == .community { #expect(abs(stored - battery.initialKWh) < 1e-6) }
