@@ -19,6 +19,7 @@ enum Migrations {
 
         registerSIPEndpoint(&migrator)
         registerMessages(&migrator)
+        registerOverlay(&migrator)
         registerCommunity(&migrator)
 
         return migrator
