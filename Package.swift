@@ -81,7 +81,7 @@ let package = Package(
         .target(name: "Discovery", dependencies: ["SIPSyntax", nioCore, nioPosix, logging], swiftSettings: swiftSettings),
         // Community and sub-community membership: founding keys, invitations, certificates, revocations,
         // signed requests. Above the SIP core; below the node.
-        .target(name: "Community", dependencies: ["Overlay", "SIPSyntax", crypto, logging], swiftSettings: swiftSettings),
+        .target(name: "Community", dependencies: ["Overlay", "SIPSyntax", crypto, logging, nioCore], swiftSettings: swiftSettings),
         // The composition language (XSD + semantic checks) and the declarative rule evaluator.
         .target(name: "Rules", swiftSettings: swiftSettings),
         .target(name: "Composition", dependencies: ["XMLSupport", "Rules"], swiftSettings: swiftSettings),
@@ -136,7 +136,7 @@ let package = Package(
         ),
         .testTarget(name: "OverlayTests", dependencies: ["Overlay", "OverlaySimulation"], swiftSettings: swiftSettings),
         .testTarget(name: "DiscoveryTests", dependencies: ["Discovery", "SIPSyntax", nioCore, nioPosix, logging], swiftSettings: swiftSettings),
-        .testTarget(name: "CommunityTests", dependencies: ["Community", "Overlay", "SIPSyntax", crypto], swiftSettings: swiftSettings),
+        .testTarget(name: "CommunityTests", dependencies: ["Community", "Overlay", "SIPSyntax", crypto, nioCore], swiftSettings: swiftSettings),
         .testTarget(name: "RulesTests", dependencies: ["Rules"], swiftSettings: swiftSettings),
         .testTarget(name: "CompositionTests", dependencies: ["Composition", "Rules", "XMLSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "EnergyTests", dependencies: ["Energy"], swiftSettings: swiftSettings),
