@@ -596,7 +596,10 @@ public actor SIPEndpoint {
         return execute(steps) ?? SIPEventMessages.response(500, to: request)
     }
 
-    private func messageArrived(_ incoming: SIPIncomingRequest) -> SIPResponse {
+    /// Checks a MESSAGE, asks ``SIPEndpointConfiguration/onMessage`` (which may refuse it), and only
+    /// then answers 200 and passes it on (RFC 3428 §7). The hook runs outside the actor's state: it
+    /// may suspend (e.g. for a database write) while other events are served.
+    private func messageArrived(_ incoming: SIPIncomingRequest) async -> SIPResponse {
         let request = incoming.request
         guard isRunning else { return Self.unavailable(request) }
         let limit = incoming.source.transport == .tcp ? configuration.maximumMessageBodySizeTCP : configuration.maximumMessageBodySizeUDP
@@ -604,8 +607,12 @@ public actor SIPEndpoint {
         case .reject(let response):
             return response
         case .accept(let body, let response):
-            messageContinuation.yield(
-                SIPReceivedMessage(from: request.headers.from?.uri, to: request.headers.to?.uri, body: body, source: incoming.source))
+            let message = SIPReceivedMessage(from: request.headers.from?.uri, to: request.headers.to?.uri, body: body, source: incoming.source)
+            if let hook = configuration.onMessage, case .refuse(let statusCode) = await hook(message) {
+                // A refusal must be a failure response; anything else would claim delivery.
+                return SIPEventMessages.response((300...699).contains(statusCode) ? statusCode : 500, to: request)
+            }
+            messageContinuation.yield(message)  // a no-op once shut down: the hook already took it
             return response
         }
     }
