@@ -66,6 +66,13 @@ public struct SIPReceivedMessage: Hashable, Sendable {
     public var body: SIPEventBody
     /// Transport and address it came from.
     public var source: SIPDestination
+
+    public init(from: SIPURI?, to: SIPURI?, body: SIPEventBody, source: SIPDestination) {
+        self.from = from
+        self.to = to
+        self.body = body
+        self.source = source
+    }
 }
 
 /// One live subscription, either direction, as `smf subscriptions` lists it.

@@ -72,12 +72,12 @@ struct NodeWiringTests {
         let database = try SMFDatabase.inMemory(logger: Logger(label: "smf.test"))
         let inbox = MessageInbox(database: database, logger: Logger(label: "smf.test"))
         let (_, followed) = await inbox.follow()
-        func message(_ text: String) throws -> SIPReceivedMessage {
+        func message(_ text: String) -> SIPReceivedMessage {
             SIPReceivedMessage(
-                from: try #require(SIPURI("sip:alice@127.0.0.1:5060")), to: try #require(SIPURI("sip:bob@127.0.0.1:5070")),
+                from: SIPURI("sip:alice@127.0.0.1:5060"), to: SIPURI("sip:bob@127.0.0.1:5070"),
                 body: SIPEventBody(contentType: "text/plain", text: text), source: SIPDestination(transport: .udp, host: "127.0.0.1", port: 5060))
         }
-        let accepted = await inbox.messageArrived(try message("valve 3 open"), receivedAt: 1000)
+        let accepted = await inbox.messageArrived(message("valve 3 open"), receivedAt: 1000)
         #expect(accepted == .accept)
         let stored = try await database.messages()
         #expect(stored.map(\.text) == ["valve 3 open"])
@@ -87,7 +87,7 @@ struct NodeWiringTests {
         #expect(await iterator.next()?.text == "valve 3 open")
 
         await inbox.close()
-        #expect(await inbox.hook(try message("late")) == .refuse(statusCode: 503))
+        #expect(await inbox.hook(message("late")) == .refuse(statusCode: 503))
         #expect(try await database.messages().count == 1, "refused messages are not stored")
         #expect(await iterator.next() == nil, "closing the inbox ends its followers")
     }
