@@ -40,12 +40,12 @@ import Testing
     @Test func messageHookRunsBeforeTheAnswerAndSurvivesRegisteringAPackageAfterStart() async throws {
         let kept = MessageLog()
         let alice = try await TestNode.start("alice")
-        let bob = try await TestNode.start("bob") { configuration in
+        let bob = try await TestNode.start("bob", configure: { configuration in
             configuration.onMessage = { message in
                 await kept.append(message.body.text)
                 return .accept
             }
-        }
+        })
         defer { Task { await alice.stop(); await bob.stop() } }
 
         #expect(try await alice.endpoint.sendMessage(to: bob.uri, body: "valve 3 open") == .delivered(statusCode: 200))
@@ -58,9 +58,9 @@ import Testing
 
     @Test func messageRefusedByTheHookIsAnsweredWithItsStatusAndNotPassedOn() async throws {
         let alice = try await TestNode.start("alice")
-        let bob = try await TestNode.start("bob") { configuration in
+        let bob = try await TestNode.start("bob", configure: { configuration in
             configuration.onMessage = { message in message.body.text == "full" ? .refuse(statusCode: 500) : .refuse(statusCode: 200) }
-        }
+        })
         defer { Task { await alice.stop(); await bob.stop() } }
         let toBob = Collector(bob.endpoint.messages)
 
