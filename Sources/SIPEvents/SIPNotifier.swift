@@ -208,6 +208,8 @@ public struct SIPNotifier: Sendable {
         key: SIPSubscriptionKey, request: SIPRequest, package: any SIPEventPackage, pending: Bool, expires: Int,
         toTag: String?, now: SIPEventInstant
     ) -> [SIPNotifierAction] {
+        // Kept for the subscription's life: its bytes go to the text arena.
+        let key = key.inArena
         let resource = interner.intern(SIPEventResource.key(for: request.headers.to?.uri ?? request.uri))
         // The subscriber is the dialog's remote URI: share that text when it is the same.
         let from = request.headers.from?.uri.description ?? ""
@@ -354,8 +356,8 @@ public struct SIPNotifier: Sendable {
             // A subscription without its dialog cannot send NOTIFYs; drop it.
             guard dialogTable[subscription.key.dialogKey]?.dialog != nil else { continue }
             var shared = subscription
-            shared.shareTexts(resource: interner.intern(subscription.resource), subscriber: sharedSubscriberText(subscription.subscriber, key: subscription.key))
-            setSubscription(shared, for: subscription.key)
+            shared.shareStorage(resource: interner.intern(subscription.resource), subscriber: sharedSubscriberText(subscription.subscriber, key: subscription.key))
+            setSubscription(shared, for: shared.key)
         }
         resourceStates = Dictionary(snapshot.resourceStates.map { (Self.stateKey($0.event, $0.resource), $0) }, uniquingKeysWith: { _, b in b })
         let keys = subscriptions.keys.sorted { $0.description < $1.description }
@@ -441,13 +443,15 @@ public struct SIPNotifier: Sendable {
 
     private mutating func setDialog(_ dialog: SIPDialog?, for id: SIPDialogID) {
         recordDialogChange(id)
-        let compact = dialog.map { SIPNotifierDialog($0, interner: &interner) }
-        updateDialogEntry(SIPNotifierDialogKey(id)) { $0.dialog = compact }
+        let key = SIPNotifierDialogKey(id)
+        let previous = dialogTable[key]?.dialog
+        let compact = dialog.map { SIPNotifierDialog($0, previous: previous, interner: &interner) }
+        updateDialogEntry(key) { $0.dialog = compact }
     }
 
-    /// `text`, or the equal remote URI text of the key's dialog (sharing its storage).
-    private func sharedSubscriberText(_ text: String, key: SIPSubscriptionKey) -> String {
-        guard let remote = dialogTable[key.dialogKey]?.dialog?.remoteURI, remote == text else { return text }
+    /// `text` in the arena: the remote URI text of the key's dialog when equal (sharing it).
+    private func sharedSubscriberText(_ text: String, key: SIPSubscriptionKey) -> SIPArenaText {
+        guard let remote = dialogTable[key.dialogKey]?.dialog?.remoteURI, remote.string == text else { return SIPArenaText(text) }
         return remote
     }
 

@@ -10,20 +10,38 @@ import SIPSyntax
 /// state is the IDs, the URIs, the target, the route set and the sequence numbers).
 struct SIPNotifierDialog: Hashable, Sendable {
     var localURI: String
-    var remoteURI: String
-    var remoteTarget: String
+    /// The peer's URI and Contact, in the arena (one copy when equal, as they often are).
+    var remoteURI: SIPArenaText
+    var remoteTarget: SIPArenaText
     var localContact: String?
     var routeSet: [String]
     var localSequence: UInt32?
     var remoteSequence: UInt32?
     var isSecure: Bool
 
-    init(_ dialog: SIPDialog, interner: inout SIPStringInterner) {
+    /// The compact form of `dialog`, reusing the texts of `previous` (its earlier form) that did
+    /// not change, so that a refresh adds nothing to the arena.
+    init(_ dialog: SIPDialog, previous: SIPNotifierDialog?, interner: inout SIPStringInterner) {
         localURI = interner.intern(dialog.localURI.description)
-        remoteURI = dialog.remoteURI.description
+        let remote = dialog.remoteURI.description
         let target = dialog.remoteTarget.description
+        let earlierRemote = previous.map { ($0.remoteURI, $0.remoteURI.string) }
+        let earlierTarget = previous.map { ($0.remoteTarget, $0.remoteTarget.string) }
+        if let earlierRemote, earlierRemote.1 == remote {
+            remoteURI = earlierRemote.0
+        } else if let earlierTarget, earlierTarget.1 == remote {
+            remoteURI = earlierTarget.0
+        } else {
+            remoteURI = SIPArenaText(remote)
+        }
         // A subscriber's Contact is often its From URI: keep one copy of the text.
-        remoteTarget = target == remoteURI ? remoteURI : target
+        if target == remote {
+            remoteTarget = remoteURI
+        } else if let earlierTarget, earlierTarget.1 == target {
+            remoteTarget = earlierTarget.0
+        } else {
+            remoteTarget = SIPArenaText(target)
+        }
         localContact = dialog.localContact.map { interner.intern($0.description) }
         routeSet = dialog.routeSet.map(\.description)
         localSequence = dialog.localSequence
@@ -33,7 +51,7 @@ struct SIPNotifierDialog: Hashable, Sendable {
 
     /// The full dialog; `nil` if a stored URI no longer parses (it was written from a parsed one).
     func dialog(id: SIPDialogID) -> SIPDialog? {
-        guard let local = SIPURI(localURI), let remote = SIPURI(remoteURI), let target = SIPURI(remoteTarget) else { return nil }
+        guard let local = SIPURI(localURI), let remote = SIPURI(remoteURI.string), let target = SIPURI(remoteTarget.string) else { return nil }
         var contact: SIPURI?
         if let localContact {
             guard let parsed = SIPURI(localContact) else { return nil }

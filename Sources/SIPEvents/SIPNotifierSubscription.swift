@@ -10,7 +10,7 @@ public import SIPSyntax
 public struct SIPSubscriptionKey: Hashable, Sendable, Codable, CustomStringConvertible {
     /// Length-prefixed UTF-8 of Call-ID, local tag, remote tag and package, then a presence byte
     /// and the `id` (see ``PackedFields``).
-    let packed: [UInt8]
+    let packed: SIPPackedStorage
 
     public init(dialogID: SIPDialogID, event: SIPEventHeader) {
         var fields = PackedFields.Writer(capacity: dialogID.callID.utf8.count + dialogID.localTag.utf8.count + dialogID.remoteTag.utf8.count + 24)
@@ -19,14 +19,22 @@ public struct SIPSubscriptionKey: Hashable, Sendable, Codable, CustomStringConve
         fields.append(dialogID.remoteTag)
         fields.append(event.package)
         fields.appendOptional(event.id)
-        packed = fields.bytes
+        packed = .array(fields.bytes)
     }
+
+    private init(packed: SIPPackedStorage) { self.packed = packed }
+
+    /// The same key with its bytes in the shared text arena: the form a notifier keeps (see
+    /// ``SIPArenaBytes``).
+    var inArena: SIPSubscriptionKey { SIPSubscriptionKey(packed: packed.inArena) }
 
     /// The dialog that carries the subscription.
     public var dialogID: SIPDialogID {
         get {
-            var reader = PackedFields.Reader(packed)
-            return SIPDialogID(callID: reader.next(), localTag: reader.next(), remoteTag: reader.next())
+            packed.withUnsafeBytes { bytes in
+                var reader = PackedFields.Reader(bytes)
+                return SIPDialogID(callID: reader.next(), localTag: reader.next(), remoteTag: reader.next())
+            }
         }
         set { self = SIPSubscriptionKey(dialogID: newValue, event: event) }
     }
@@ -34,23 +42,29 @@ public struct SIPSubscriptionKey: Hashable, Sendable, Codable, CustomStringConve
     /// The subscription's `Event` (package and `id`).
     public var event: SIPEventHeader {
         get {
-            var reader = PackedFields.Reader(packed)
-            reader.skip(3)
-            let package = reader.next()
-            return SIPEventHeader(package: package, id: reader.nextOptional())
+            packed.withUnsafeBytes { bytes in
+                var reader = PackedFields.Reader(bytes)
+                reader.skip(3)
+                let package = reader.next()
+                return SIPEventHeader(package: package, id: reader.nextOptional())
+            }
         }
         set { self = SIPSubscriptionKey(dialogID: dialogID, event: newValue) }
     }
 
     /// The event package name (without decoding the rest).
     var package: String {
-        var reader = PackedFields.Reader(packed)
-        reader.skip(3)
-        return reader.next()
+        packed.withUnsafeBytes { bytes in
+            var reader = PackedFields.Reader(bytes)
+            reader.skip(3)
+            return reader.next()
+        }
     }
 
     /// The dialog part, sharing this key's buffer.
-    var dialogKey: SIPNotifierDialogKey { SIPNotifierDialogKey(packed: packed, length: PackedFields.Reader.prefixLength(packed, fields: 3)) }
+    var dialogKey: SIPNotifierDialogKey {
+        SIPNotifierDialogKey(packed: packed, length: packed.withUnsafeBytes { PackedFields.Reader.prefixLength($0, fields: 3) })
+    }
 
     public var description: String { "\(dialogID) Event: \(event)" }
 
@@ -75,10 +89,10 @@ public struct SIPSubscriptionKey: Hashable, Sendable, Codable, CustomStringConve
 /// The dialog part of a ``SIPSubscriptionKey`` (Call-ID and tags), sharing the key's buffer: the
 /// notifier's per-dialog table is keyed by it.
 struct SIPNotifierDialogKey: Hashable, Sendable {
-    private let packed: [UInt8]
+    private let packed: SIPPackedStorage
     private let length: Int
 
-    init(packed: [UInt8], length: Int) {
+    init(packed: SIPPackedStorage, length: Int) {
         self.packed = packed
         self.length = length
     }
@@ -88,20 +102,18 @@ struct SIPNotifierDialogKey: Hashable, Sendable {
         fields.append(id.callID)
         fields.append(id.localTag)
         fields.append(id.remoteTag)
-        self.init(packed: fields.bytes, length: fields.bytes.count)
+        self.init(packed: .array(fields.bytes), length: fields.bytes.count)
     }
 
     var dialogID: SIPDialogID {
-        var reader = PackedFields.Reader(packed)
-        return SIPDialogID(callID: reader.next(), localTag: reader.next(), remoteTag: reader.next())
+        packed.withUnsafeBytes { bytes in
+            var reader = PackedFields.Reader(bytes)
+            return SIPDialogID(callID: reader.next(), localTag: reader.next(), remoteTag: reader.next())
+        }
     }
 
     static func == (lhs: SIPNotifierDialogKey, rhs: SIPNotifierDialogKey) -> Bool {
-        lhs.length == rhs.length && lhs.packed.withUnsafeBufferPointer { a in
-            rhs.packed.withUnsafeBufferPointer { b in
-                a.prefix(lhs.length).elementsEqual(b.prefix(rhs.length))
-            }
-        }
+        lhs.length == rhs.length && lhs.packed.prefixEquals(rhs.packed, length: lhs.length)
     }
 
     func hash(into hasher: inout Hasher) {
@@ -139,10 +151,10 @@ enum PackedFields {
 
     /// Reads what a ``Writer`` wrote; reading past the end yields empty strings (never traps).
     struct Reader {
-        private let bytes: [UInt8]
+        private let bytes: UnsafeRawBufferPointer
         private(set) var offset = 0
 
-        init(_ bytes: [UInt8]) { self.bytes = bytes }
+        init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
         private mutating func length() -> Int {
             var value = 0
@@ -160,7 +172,7 @@ enum PackedFields {
         mutating func next() -> String {
             let count = length()
             defer { offset += count }
-            return String(decoding: bytes[offset..<(offset + count)], as: UTF8.self)
+            return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + count)]), as: UTF8.self)
         }
 
         mutating func nextOptional() -> String? {
@@ -175,7 +187,7 @@ enum PackedFields {
         }
 
         /// The byte count of the first `fields` strings.
-        static func prefixLength(_ bytes: [UInt8], fields: Int) -> Int {
+        static func prefixLength(_ bytes: UnsafeRawBufferPointer, fields: Int) -> Int {
             var reader = Reader(bytes)
             reader.skip(fields)
             return reader.offset
@@ -227,11 +239,13 @@ public struct SIPNotifierSubscription: Hashable, Sendable, Codable {
         case remove(SIPSubscriptionTerminationReason)
     }
 
-    public let key: SIPSubscriptionKey
+    public private(set) var key: SIPSubscriptionKey
     /// The watched resource (``SIPEventResource/key(for:)`` of the SUBSCRIBE's To URI).
     public private(set) var resource: String
     /// The subscriber's From URI, for authorization decisions and logs.
-    public private(set) var subscriber: String
+    public var subscriber: String { subscriberText.string }
+    /// ``subscriber`` in the arena, shared with the dialog's remote URI.
+    private var subscriberText: SIPArenaText
     public private(set) var status: Status
     /// When the subscription ends unless refreshed.
     public private(set) var expiresAt: SIPEventInstant
@@ -249,12 +263,12 @@ public struct SIPNotifierSubscription: Hashable, Sendable, Codable {
     public let minimumNotifyInterval: Duration
 
     init(
-        key: SIPSubscriptionKey, resource: String, subscriber: String, status: Status, expiresAt: SIPEventInstant,
+        key: SIPSubscriptionKey, resource: String, subscriber: SIPArenaText, status: Status, expiresAt: SIPEventInstant,
         state: SIPEventBody?, minimumNotifyInterval: Duration
     ) {
         self.key = key
         self.resource = resource
-        self.subscriber = subscriber
+        self.subscriberText = subscriber
         self.status = status
         self.expiresAt = expiresAt
         self.currentState = state
@@ -264,11 +278,49 @@ public struct SIPNotifierSubscription: Hashable, Sendable, Codable {
         self.minimumNotifyInterval = minimumNotifyInterval
     }
 
-    /// Replaces the resource and subscriber texts by equal ones whose storage is shared.
-    mutating func shareTexts(resource: String, subscriber: String) {
-        guard resource == self.resource, subscriber == self.subscriber else { return }
+    /// Replaces the resource and subscriber texts by equal ones whose storage is shared, and moves
+    /// the key into the text arena (the form a notifier keeps).
+    mutating func shareStorage(resource: String, subscriber: SIPArenaText) {
+        key = key.inArena
+        guard resource == self.resource, subscriber == subscriberText else { return }
         self.resource = resource
-        self.subscriber = subscriber
+        subscriberText = subscriber
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case key, resource, subscriber, status, expiresAt, lastNotifyAt, currentState, heldState, isThrottling, outstandingNotifyCSeq
+        case minimumNotifyInterval
+    }
+
+    /// The saved form names every field as it is read (``subscriber`` as text).
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(key, forKey: .key)
+        try container.encode(resource, forKey: .resource)
+        try container.encode(subscriber, forKey: .subscriber)
+        try container.encode(status, forKey: .status)
+        try container.encode(expiresAt, forKey: .expiresAt)
+        try container.encodeIfPresent(lastNotifyAt, forKey: .lastNotifyAt)
+        try container.encodeIfPresent(currentState, forKey: .currentState)
+        try container.encodeIfPresent(heldState, forKey: .heldState)
+        try container.encode(isThrottling, forKey: .isThrottling)
+        try container.encodeIfPresent(outstandingNotifyCSeq, forKey: .outstandingNotifyCSeq)
+        try container.encode(minimumNotifyInterval, forKey: .minimumNotifyInterval)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        key = try container.decode(SIPSubscriptionKey.self, forKey: .key)
+        resource = try container.decode(String.self, forKey: .resource)
+        subscriberText = SIPArenaText(try container.decode(String.self, forKey: .subscriber))
+        status = try container.decode(Status.self, forKey: .status)
+        expiresAt = try container.decode(SIPEventInstant.self, forKey: .expiresAt)
+        lastNotifyAt = try container.decodeIfPresent(SIPEventInstant.self, forKey: .lastNotifyAt)
+        currentState = try container.decodeIfPresent(SIPEventBody.self, forKey: .currentState)
+        heldState = try container.decodeIfPresent(SIPEventBody.self, forKey: .heldState)
+        isThrottling = try container.decode(Bool.self, forKey: .isThrottling)
+        outstandingNotifyCSeq = try container.decodeIfPresent(UInt32.self, forKey: .outstandingNotifyCSeq)
+        minimumNotifyInterval = try container.decode(Duration.self, forKey: .minimumNotifyInterval)
     }
 
     /// Sets the state the first NOTIFY carries (before ``started(now:)``).

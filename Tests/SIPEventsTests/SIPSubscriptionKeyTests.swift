@@ -74,9 +74,32 @@ import Testing
     }
 
     @Test func readingATruncatedBufferNeverTraps() {
-        var reader = PackedFields.Reader([0xFF, 0xFF, 0x7F, 0x41])
-        #expect(reader.next() == "A")
-        #expect(reader.next() == "")
-        #expect(reader.nextOptional() == nil)
+        let bytes: [UInt8] = [0xFF, 0xFF, 0x7F, 0x41]
+        bytes.withUnsafeBytes { raw in
+            var reader = PackedFields.Reader(raw)
+            #expect(reader.next() == "A")
+            #expect(reader.next() == "")
+            #expect(reader.nextOptional() == nil)
+        }
+    }
+
+    @Test func keyKeptInTheArenaEqualsAndHashesLikeTheKeyItCameFrom() {
+        let key = SIPSubscriptionKey(dialogID: dialog, event: SIPEventHeader(package: "m2m-alarm", id: "kitchen"))
+        let kept = key.inArena
+        #expect(kept == key)
+        #expect(kept.hashValue == key.hashValue)
+        #expect(kept.dialogID == dialog)
+        #expect(kept.event == key.event)
+        #expect(kept.dialogKey == SIPNotifierDialogKey(dialog))
+        #expect(Set([key, kept]).count == 1)
+        // Many keys share chunks; each keeps its own bytes, long ones included.
+        let many = (0..<2_000).map { index in
+            SIPSubscriptionKey(
+                dialogID: SIPDialogID(callID: "call-\(index)" + String(repeating: "x", count: index % 7 == 0 ? 5_000 : index % 50), localTag: "l\(index)", remoteTag: "r"),
+                event: SIPEventHeader(package: "presence")
+            ).inArena
+        }
+        #expect(many.enumerated().allSatisfy { $0.element.dialogID.localTag == "l\($0.offset)" })
+        #expect(Set(many).count == 2_000)
     }
 }
