@@ -48,8 +48,10 @@ final class SIPTextArena: @unchecked Sendable {
         deinit { base.deallocate() }
     }
 
-    /// The arena the notifiers use.
-    static let shared = SIPTextArena(chunkSize: 16 * 1024)
+    /// The arena the notifiers use. Chunks of about a page: a chunk stays while any text in it
+    /// lives, so a long-lived subscription among ended ones keeps at most a page, as a small heap
+    /// object would.
+    static let shared = SIPTextArena(chunkSize: 4096 - 64)
 
     private let chunkSize: Int
     private var current: Chunk
