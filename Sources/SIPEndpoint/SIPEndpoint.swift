@@ -42,10 +42,12 @@ public actor SIPEndpoint {
 
     // MARK: Timers
 
+    /// A timer of one of the machines. The notifier's (one or two per subscription) are a key
+    /// reference each; the rarer kinds are boxed so that they do not widen every entry.
     enum TimerID: Hashable, Sendable {
         case notifier(SIPNotifierTimer)
-        case publication(SIPPublicationTimer)
-        case subscriber(Int, SIPSubscriberTimer)
+        indirect case publication(SIPPublicationTimer)
+        indirect case subscriber(Int, SIPSubscriberTimer)
         case publisher(Int, SIPPublisherTimer)
     }
 
@@ -316,7 +318,7 @@ public actor SIPEndpoint {
         let touched = notifier.changes
         var touchedDialogs = Set<SIPDialogID>()
         if includeUpdates {
-            for (id, before) in touched.dialogs where notifier.dialogs[id] != before { touchedDialogs.insert(id) }
+            for (id, before) in touched.dialogs where notifier.dialog(id) != before { touchedDialogs.insert(id) }
         }
         var saved = Set<SIPSubscriptionKey>()
         for (key, before) in touched.subscriptions {
@@ -325,13 +327,13 @@ public actor SIPEndpoint {
                 continue
             }
             let changed = before == nil || (includeUpdates && (before != subscription || touchedDialogs.contains(key.dialogID)))
-            guard changed, let dialog = notifier.dialogs[key.dialogID], let record = record(subscription, dialog) else { continue }
+            guard changed, let dialog = notifier.dialog(key.dialogID), let record = record(subscription, dialog) else { continue }
             changes.saved.append(record)
             saved.insert(key)
         }
         // Every record carries its dialog: a changed dialog rewrites its other subscriptions too.
         for id in touchedDialogs {
-            guard let dialog = notifier.dialogs[id] else { continue }
+            guard let dialog = notifier.dialog(id) else { continue }
             for key in notifier.subscriptionKeys(inDialog: id) where !saved.contains(key) {
                 guard let subscription = notifier.subscriptions[key], let record = record(subscription, dialog) else { continue }
                 changes.saved.append(record)
@@ -479,7 +481,7 @@ public actor SIPEndpoint {
                 logger.debug("subscription created", metadata: ["sip.subscription": "\(key)", "sip.subscription.status": "\(status.rawValue)"])
             case .notifier(.subscriptionRemoved(let key, let removal)):
                 logger.debug("subscription removed", metadata: ["sip.subscription": "\(key)", "sip.subscription.removal": "\(removal)"])
-                if notifier.dialogs[key.dialogID] == nil { flows[key.dialogID] = nil }
+                if !flows.isEmpty, !notifier.hasDialog(key.dialogID) { flows[key.dialogID] = nil }
             case .compositor(.scheduleTimer(let timer, let delay)):
                 schedule(.publication(timer), after: delay)
             case .compositor(.cancelTimer(let timer)):
@@ -578,7 +580,7 @@ public actor SIPEndpoint {
         }
         if incoming.source.transport == .tcp {
             for case .notifier(.subscriptionCreated(let key, _)) in steps { flows[key.dialogID] = incoming.source }
-            if let id = SIPDialogID.ofReceivedRequest(request), notifier.dialogs[id] != nil { flows[id] = incoming.source }
+            if let id = SIPDialogID.ofReceivedRequest(request), notifier.hasDialog(id) { flows[id] = incoming.source }
         }
         return execute(steps) ?? SIPEventMessages.response(500, to: request)
     }
@@ -596,7 +598,10 @@ public actor SIPEndpoint {
         return execute(steps) ?? SIPEventMessages.response(500, to: request)
     }
 
-    private func messageArrived(_ incoming: SIPIncomingRequest) -> SIPResponse {
+    /// Checks a MESSAGE, asks ``SIPEndpointConfiguration/onMessage`` (which may refuse it), and only
+    /// then answers 200 and passes it on (RFC 3428 §7). The hook runs outside the actor's state: it
+    /// may suspend (e.g. for a database write) while other events are served.
+    private func messageArrived(_ incoming: SIPIncomingRequest) async -> SIPResponse {
         let request = incoming.request
         guard isRunning else { return Self.unavailable(request) }
         let limit = incoming.source.transport == .tcp ? configuration.maximumMessageBodySizeTCP : configuration.maximumMessageBodySizeUDP
@@ -604,8 +609,12 @@ public actor SIPEndpoint {
         case .reject(let response):
             return response
         case .accept(let body, let response):
-            messageContinuation.yield(
-                SIPReceivedMessage(from: request.headers.from?.uri, to: request.headers.to?.uri, body: body, source: incoming.source))
+            let message = SIPReceivedMessage(from: request.headers.from?.uri, to: request.headers.to?.uri, body: body, source: incoming.source)
+            if let hook = configuration.onMessage, case .refuse(let statusCode) = await hook(message) {
+                // A refusal must be a failure response; anything else would claim delivery.
+                return SIPEventMessages.response((300...699).contains(statusCode) ? statusCode : 500, to: request)
+            }
+            messageContinuation.yield(message)  // a no-op once shut down: the hook already took it
             return response
         }
     }
@@ -656,7 +665,7 @@ public actor SIPEndpoint {
                 SIPSubscriptionInfo(
                     role: .notifier, event: key.event.description, resource: subscription.resource, peer: subscription.subscriber,
                     dialog: key.dialogID, state: subscription.status.rawValue,
-                    expiresIn: (subscription.expiresAt - now).wholeSeconds, lastNotifyCSeq: notifier.dialogs[key.dialogID]?.localSequence))
+                    expiresIn: (subscription.expiresAt - now).wholeSeconds, lastNotifyCSeq: notifier.notifySequence(inDialog: key.dialogID)))
         }
         for (_, entry) in subscribers.sorted(by: { $0.key < $1.key }) {
             let configuration = entry.machine.configuration
@@ -691,7 +700,7 @@ public actor SIPEndpoint {
 
     var counts: Counts {
         Counts(
-            notifierSubscriptions: notifier.count, dialogs: notifier.dialogs.count, publications: compositor.count,
+            notifierSubscriptions: notifier.count, dialogs: notifier.dialogCount, publications: compositor.count,
             subscribers: subscribers.count, publishers: publishers.count, timers: timers.count, flows: flows.count,
             notifyChains: notifyChains.count)
     }

@@ -44,6 +44,10 @@ public struct SIPEndpointConfiguration: Sendable {
     public var maximumMessageBodySizeUDP: Int = 1300
     /// Largest MESSAGE body accepted over TCP.
     public var maximumMessageBodySizeTCP: Int = 65_536
+    /// Runs for every MESSAGE that passed the type and size checks, before it is answered: the
+    /// answer is 200 only when it returns ``SIPMessageDecision/accept`` (RFC 3428 §7), so an
+    /// application can store the message first. `nil` accepts every valid MESSAGE.
+    public var onMessage: (@Sendable (SIPReceivedMessage) async -> SIPMessageDecision)?
 
     public init(localURI: SIPURI, contact: SIPURI? = nil) {
         self.localURI = localURI

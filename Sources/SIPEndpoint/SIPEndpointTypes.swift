@@ -47,6 +47,16 @@ public struct SIPPublicationHandle: Sendable {
     public func remove() async { await endpoint.removePublication(id) }
 }
 
+/// What a ``SIPEndpointConfiguration/onMessage`` hook decides about a received MESSAGE, before it
+/// is answered (RFC 3428 §7: a 2xx says the message was accepted).
+public enum SIPMessageDecision: Hashable, Sendable {
+    /// Answer 200 and pass the message on to ``SIPEndpoint/messages``.
+    case accept
+    /// Answer with this final status (e.g. 500 when it could not be stored, 486 when busy) and
+    /// drop the message.
+    case refuse(statusCode: Int)
+}
+
 /// A pager-mode MESSAGE we accepted (RFC 3428 §7).
 public struct SIPReceivedMessage: Hashable, Sendable {
     /// The sender's From URI.
@@ -56,6 +66,13 @@ public struct SIPReceivedMessage: Hashable, Sendable {
     public var body: SIPEventBody
     /// Transport and address it came from.
     public var source: SIPDestination
+
+    public init(from: SIPURI?, to: SIPURI?, body: SIPEventBody, source: SIPDestination) {
+        self.from = from
+        self.to = to
+        self.body = body
+        self.source = source
+    }
 }
 
 /// One live subscription, either direction, as `smf subscriptions` lists it.

@@ -71,25 +71,17 @@ public struct SIPNotifier: Sendable {
         public var isEmpty: Bool { subscriptions.isEmpty && dialogs.isEmpty && resourceStates.isEmpty }
     }
 
-    /// The events of one dialog, usually one (RFC 6665 §4.5.2 allows several per dialog).
-    private enum DialogEvents: Sendable {
-        case one(SIPEventHeader)
-        case many([SIPEventHeader])
-
-        var events: [SIPEventHeader] {
-            switch self {
-            case .one(let event): [event]
-            case .many(let events): events
-            }
-        }
-    }
-
     private var packages: [String: any SIPEventPackage] = [:]
-    public private(set) var dialogs: [SIPDialogID: SIPDialog] = [:]
     public private(set) var subscriptions: [SIPSubscriptionKey: SIPNotifierSubscription] = [:]
     private var resourceStates: [String: ResourceState] = [:]
-    /// Which subscriptions each dialog carries, so per-dialog lookups need not scan them all.
-    private var eventsByDialog: [SIPDialogID: DialogEvents] = [:]
+    /// Every dialog in its compact form with the subscriptions it carries, so per-dialog lookups
+    /// need not scan the subscriptions.
+    private var dialogTable: [SIPNotifierDialogKey: SIPNotifierDialogEntry] = [:]
+    /// The subscriptions of each resource (by ``stateKey(_:_:)``), so a state change visits only
+    /// its watchers.
+    private var watchersByResource: [String: Set<SIPSubscriptionKey>] = [:]
+    /// Shares the texts that subscriptions repeat (our URI and Contact, the resource).
+    private var interner = SIPStringInterner()
     /// What changed since ``beginChanges()``; empty and not recording until that is called.
     public private(set) var changes = Changes()
 
@@ -100,6 +92,35 @@ public struct SIPNotifier: Sendable {
 
     /// How many subscriptions are alive.
     public var count: Int { subscriptions.count }
+
+    /// How many dialogs are alive.
+    public var dialogCount: Int { dialogTable.count { $0.value.dialog != nil } }
+
+    /// Every dialog, by ID. Builds each ``SIPDialog`` from its compact form: for inspection and
+    /// snapshots; use ``dialog(_:)`` for one.
+    public var dialogs: [SIPDialogID: SIPDialog] {
+        var all: [SIPDialogID: SIPDialog] = [:]
+        for (key, entry) in dialogTable {
+            let id = key.dialogID
+            if let dialog = entry.dialog?.dialog(id: id) { all[id] = dialog }
+        }
+        return all
+    }
+
+    /// Whether the notifier has dialog `id`.
+    public func hasDialog(_ id: SIPDialogID) -> Bool {
+        dialogTable[SIPNotifierDialogKey(id)]?.dialog != nil
+    }
+
+    /// The local CSeq of dialog `id`: the last NOTIFY's (RFC 3261 §12.2.1.1).
+    public func notifySequence(inDialog id: SIPDialogID) -> UInt32? {
+        dialogTable[SIPNotifierDialogKey(id)]?.dialog?.localSequence
+    }
+
+    /// The dialog `id`, if the notifier has it.
+    public func dialog(_ id: SIPDialogID) -> SIPDialog? {
+        dialogTable[SIPNotifierDialogKey(id)]?.dialog?.dialog(id: id)
+    }
 
     /// The supported packages, for `Allow-Events` (RFC 6665 §8.2.2).
     public var allowedEvents: [String] { packages.keys.sorted() }
@@ -143,7 +164,7 @@ public struct SIPNotifier: Sendable {
         }
 
         if let dialogID = SIPDialogID.ofReceivedRequest(request) {
-            guard var dialog = dialogs[dialogID] else {
+            guard var dialog = dialog(dialogID) else {
                 return [.sendResponse(reject(481, request))]
             }
             do {
@@ -187,9 +208,13 @@ public struct SIPNotifier: Sendable {
         key: SIPSubscriptionKey, request: SIPRequest, package: any SIPEventPackage, pending: Bool, expires: Int,
         toTag: String?, now: SIPEventInstant
     ) -> [SIPNotifierAction] {
-        let resource = SIPEventResource.key(for: request.headers.to?.uri ?? request.uri)
+        // Kept for the subscription's life: its bytes go to the text arena.
+        let key = key.inArena
+        let resource = interner.intern(SIPEventResource.key(for: request.headers.to?.uri ?? request.uri))
+        // The subscriber is the dialog's remote URI: share that text when it is the same.
+        let from = request.headers.from?.uri.description ?? ""
         var subscription = SIPNotifierSubscription(
-            key: key, resource: resource, subscriber: request.headers.from?.uri.description ?? "",
+            key: key, resource: resource, subscriber: sharedSubscriberText(from, key: key),
             status: pending ? .pending : .active, expiresAt: now + .seconds(expires), state: nil,
             minimumNotifyInterval: package.minimumNotifyInterval
         )
@@ -271,7 +296,7 @@ public struct SIPNotifier: Sendable {
         } else {
             resourceStates[stateKey] = nil
         }
-        let keys = subscriptions.values.filter { $0.key.event.package == event && $0.resource == resource }.map(\.key)
+        let keys = watchersByResource[stateKey] ?? []
         return keys.sorted { $0.description < $1.description }.flatMap { key in
             update(key, now: now) { $0.stateChanged(to: state, now: now) }
         }
@@ -319,16 +344,22 @@ public struct SIPNotifier: Sendable {
     /// subscriptions that expired meanwhile are ended. NOTIFY CSeq continues from the saved
     /// dialogs, so it never goes back.
     public mutating func restore(_ snapshot: Snapshot, now: SIPEventInstant) -> [SIPNotifierAction] {
-        dialogs = Dictionary(snapshot.dialogs.map { ($0.id, $0) }, uniquingKeysWith: { a, b in
+        changes = Changes()
+        let dialogs = Dictionary(snapshot.dialogs.map { ($0.id, $0) }, uniquingKeysWith: { a, b in
             (a.localSequence ?? 0) >= (b.localSequence ?? 0) ? a : b
         })
-        subscriptions = Dictionary(snapshot.subscriptions.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
+        dialogTable = [:]
+        watchersByResource = [:]
+        for (id, dialog) in dialogs { setDialog(dialog, for: id) }
+        subscriptions = [:]
+        for subscription in snapshot.subscriptions where subscriptions[subscription.key] == nil {
+            // A subscription without its dialog cannot send NOTIFYs; drop it.
+            guard dialogTable[subscription.key.dialogKey]?.dialog != nil else { continue }
+            var shared = subscription
+            shared.shareStorage(resource: interner.intern(subscription.resource), subscriber: sharedSubscriberText(subscription.subscriber, key: subscription.key))
+            setSubscription(shared, for: shared.key)
+        }
         resourceStates = Dictionary(snapshot.resourceStates.map { (Self.stateKey($0.event, $0.resource), $0) }, uniquingKeysWith: { _, b in b })
-        // A subscription without its dialog cannot send NOTIFYs; drop it.
-        for key in subscriptions.keys where dialogs[key.dialogID] == nil { subscriptions[key] = nil }
-        eventsByDialog = [:]
-        for key in subscriptions.keys { index(key) }
-        changes = Changes()
         let keys = subscriptions.keys.sorted { $0.description < $1.description }
         return keys.flatMap { key in update(key, now: now) { $0.restored(now: now) } }
     }
@@ -359,7 +390,7 @@ public struct SIPNotifier: Sendable {
 
     private mutating func remove(_ key: SIPSubscriptionKey) {
         setSubscription(nil, for: key)
-        if eventsByDialog[key.dialogID] == nil { setDialog(nil, for: key.dialogID) }
+        if dialogTable[key.dialogKey]?.keys == nil { setDialog(nil, for: key.dialogID) }
     }
 
     // MARK: - Change tracking
@@ -386,48 +417,82 @@ public struct SIPNotifier: Sendable {
 
     /// The subscriptions carried by dialog `id`.
     public func subscriptionKeys(inDialog id: SIPDialogID) -> [SIPSubscriptionKey] {
-        (eventsByDialog[id]?.events ?? []).map { SIPSubscriptionKey(dialogID: id, event: $0) }
+        dialogTable[SIPNotifierDialogKey(id)]?.keys?.all ?? []
     }
 
     private mutating func setSubscription(_ subscription: SIPNotifierSubscription?, for key: SIPSubscriptionKey) {
         if changes.isRecording, changes.subscriptions.index(forKey: key) == nil {
             changes.subscriptions[key] = .some(subscriptions[key])
         }
-        let existed: Bool
+        let previous: SIPNotifierSubscription?
         if let subscription {
-            existed = subscriptions.updateValue(subscription, forKey: key) != nil
+            previous = subscriptions.updateValue(subscription, forKey: key)
         } else {
-            existed = subscriptions.removeValue(forKey: key) != nil
+            previous = subscriptions.removeValue(forKey: key)
         }
-        if subscription == nil, existed {
+        if subscription == nil, let previous {
             unindex(key)
-        } else if subscription != nil, !existed {
+            let resource = Self.stateKey(key.package, previous.resource)
+            watchersByResource[resource]?.remove(key)
+            if watchersByResource[resource]?.isEmpty == true { watchersByResource[resource] = nil }
+        } else if let subscription, previous == nil {
             index(key)
+            watchersByResource[Self.stateKey(key.package, subscription.resource), default: []].insert(key)
         }
     }
 
     private mutating func setDialog(_ dialog: SIPDialog?, for id: SIPDialogID) {
+        recordDialogChange(id)
+        let key = SIPNotifierDialogKey(id)
+        let previous = dialogTable[key]?.dialog
+        let compact = dialog.map { SIPNotifierDialog($0, previous: previous, interner: &interner) }
+        updateDialogEntry(key) { $0.dialog = compact }
+    }
+
+    /// `text` in the arena: the remote URI text of the key's dialog when equal (sharing it).
+    private func sharedSubscriberText(_ text: String, key: SIPSubscriptionKey) -> SIPArenaText {
+        guard let remote = dialogTable[key.dialogKey]?.dialog?.remoteURI, remote.string == text else { return SIPArenaText(text) }
+        return remote
+    }
+
+    /// Remembers dialog `id`'s value before its first change since ``beginChanges()``.
+    private mutating func recordDialogChange(_ id: SIPDialogID) {
         if changes.isRecording, changes.dialogs.index(forKey: id) == nil {
-            changes.dialogs[id] = .some(dialogs[id])
+            changes.dialogs[id] = .some(dialog(id))
         }
-        dialogs[id] = dialog
+    }
+
+    /// Changes one entry of the dialog table, dropping it once it holds nothing. The table keeps
+    /// the key it has unless `rekey`, which stores `key` instead (a subscription's key, whose
+    /// buffer the subscription table already holds).
+    private mutating func updateDialogEntry(
+        _ key: SIPNotifierDialogKey, rekey: Bool = false, _ change: (inout SIPNotifierDialogEntry) -> Void
+    ) {
+        guard let index = dialogTable.index(forKey: key) else {
+            var entry = SIPNotifierDialogEntry()
+            change(&entry)
+            if !entry.isEmpty { dialogTable[key] = entry }
+            return
+        }
+        var entry = dialogTable.values[index]
+        change(&entry)
+        if entry.isEmpty {
+            dialogTable.remove(at: index)
+        } else if rekey {
+            dialogTable.remove(at: index)
+            dialogTable[key] = entry
+        } else {
+            dialogTable.values[index] = entry
+        }
     }
 
     private mutating func index(_ key: SIPSubscriptionKey) {
-        switch eventsByDialog[key.dialogID] {
-        case nil: eventsByDialog[key.dialogID] = .one(key.event)
-        case .one(let event): eventsByDialog[key.dialogID] = .many([event, key.event])
-        case .many(let events): eventsByDialog[key.dialogID] = .many(events + [key.event])
-        }
+        let isFirst = dialogTable[key.dialogKey]?.keys == nil
+        updateDialogEntry(key.dialogKey, rekey: isFirst) { $0.add(key) }
     }
 
     private mutating func unindex(_ key: SIPSubscriptionKey) {
-        let remaining = (eventsByDialog[key.dialogID]?.events ?? []).filter { $0 != key.event }
-        switch remaining.count {
-        case 0: eventsByDialog[key.dialogID] = nil
-        case 1: eventsByDialog[key.dialogID] = .one(remaining[0])
-        default: eventsByDialog[key.dialogID] = .many(remaining)
-        }
+        updateDialogEntry(key.dialogKey) { $0.remove(key) }
     }
 
     private mutating func apply(_ effects: [SIPNotifierSubscription.Effect], to key: SIPSubscriptionKey, now: SIPEventInstant) -> [SIPNotifierAction] {
@@ -435,9 +500,13 @@ public struct SIPNotifier: Sendable {
         for effect in effects {
             switch effect {
             case .notify(let state, let body):
-                guard var dialog = dialogs[key.dialogID] else { continue }
+                let dialogKey = key.dialogKey
+                guard var dialog = dialogTable[dialogKey]?.dialog?.dialog(id: key.dialogID) else { continue }
                 var notify = dialog.makeRequest(method: .notify)
-                setDialog(dialog, for: key.dialogID)
+                // Only the local CSeq changed: update it in place.
+                recordDialogChange(key.dialogID)
+                let sequence = dialog.localSequence
+                updateDialogEntry(dialogKey) { $0.dialog?.localSequence = sequence }
                 notify.headers.event = key.event
                 notify.headers.subscriptionState = state
                 notify.eventBody = body

@@ -3,16 +3,196 @@ public import SIPSyntax
 
 /// What identifies one subscription at a notifier: its dialog and its `Event` (package and
 /// `id`), so one dialog can carry several subscriptions (RFC 6665 §4.1.2.1, §4.2.1).
+///
+/// Stored as one packed byte buffer (Call-ID, local tag, remote tag, package, `id`), so a key is a
+/// single reference that the notifier's tables, its timers and its change records share: a node
+/// with 10,000 subscriptions keeps each key once.
 public struct SIPSubscriptionKey: Hashable, Sendable, Codable, CustomStringConvertible {
-    public var dialogID: SIPDialogID
-    public var event: SIPEventHeader
+    /// Length-prefixed UTF-8 of Call-ID, local tag, remote tag and package, then a presence byte
+    /// and the `id` (see ``PackedFields``).
+    let packed: SIPPackedStorage
 
     public init(dialogID: SIPDialogID, event: SIPEventHeader) {
-        self.dialogID = dialogID
-        self.event = event
+        var fields = PackedFields.Writer(capacity: dialogID.callID.utf8.count + dialogID.localTag.utf8.count + dialogID.remoteTag.utf8.count + 24)
+        fields.append(dialogID.callID)
+        fields.append(dialogID.localTag)
+        fields.append(dialogID.remoteTag)
+        fields.append(event.package)
+        fields.appendOptional(event.id)
+        packed = .array(fields.bytes)
+    }
+
+    private init(packed: SIPPackedStorage) { self.packed = packed }
+
+    /// The same key with its bytes in the shared text arena: the form a notifier keeps (see
+    /// ``SIPArenaBytes``).
+    var inArena: SIPSubscriptionKey { SIPSubscriptionKey(packed: packed.inArena) }
+
+    /// The dialog that carries the subscription.
+    public var dialogID: SIPDialogID {
+        get {
+            packed.withUnsafeBytes { bytes in
+                var reader = PackedFields.Reader(bytes)
+                return SIPDialogID(callID: reader.next(), localTag: reader.next(), remoteTag: reader.next())
+            }
+        }
+        set { self = SIPSubscriptionKey(dialogID: newValue, event: event) }
+    }
+
+    /// The subscription's `Event` (package and `id`).
+    public var event: SIPEventHeader {
+        get {
+            packed.withUnsafeBytes { bytes in
+                var reader = PackedFields.Reader(bytes)
+                reader.skip(3)
+                let package = reader.next()
+                return SIPEventHeader(package: package, id: reader.nextOptional())
+            }
+        }
+        set { self = SIPSubscriptionKey(dialogID: dialogID, event: newValue) }
+    }
+
+    /// The event package name (without decoding the rest).
+    var package: String {
+        packed.withUnsafeBytes { bytes in
+            var reader = PackedFields.Reader(bytes)
+            reader.skip(3)
+            return reader.next()
+        }
+    }
+
+    /// The dialog part, sharing this key's buffer.
+    var dialogKey: SIPNotifierDialogKey {
+        SIPNotifierDialogKey(packed: packed, length: packed.withUnsafeBytes { PackedFields.Reader.prefixLength($0, fields: 3) })
     }
 
     public var description: String { "\(dialogID) Event: \(event)" }
+
+    private enum CodingKeys: String, CodingKey {
+        case dialogID, event
+    }
+
+    /// The same form as the two fields would have: `{"dialogID": …, "event": …}`.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(dialogID, forKey: .dialogID)
+        try container.encode(event, forKey: .event)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            dialogID: try container.decode(SIPDialogID.self, forKey: .dialogID), event: try container.decode(SIPEventHeader.self, forKey: .event))
+    }
+}
+
+/// The dialog part of a ``SIPSubscriptionKey`` (Call-ID and tags), sharing the key's buffer: the
+/// notifier's per-dialog table is keyed by it.
+struct SIPNotifierDialogKey: Hashable, Sendable {
+    private let packed: SIPPackedStorage
+    private let length: Int
+
+    init(packed: SIPPackedStorage, length: Int) {
+        self.packed = packed
+        self.length = length
+    }
+
+    init(_ id: SIPDialogID) {
+        var fields = PackedFields.Writer(capacity: id.callID.utf8.count + id.localTag.utf8.count + id.remoteTag.utf8.count + 8)
+        fields.append(id.callID)
+        fields.append(id.localTag)
+        fields.append(id.remoteTag)
+        self.init(packed: .array(fields.bytes), length: fields.bytes.count)
+    }
+
+    var dialogID: SIPDialogID {
+        packed.withUnsafeBytes { bytes in
+            var reader = PackedFields.Reader(bytes)
+            return SIPDialogID(callID: reader.next(), localTag: reader.next(), remoteTag: reader.next())
+        }
+    }
+
+    static func == (lhs: SIPNotifierDialogKey, rhs: SIPNotifierDialogKey) -> Bool {
+        lhs.length == rhs.length && lhs.packed.prefixEquals(rhs.packed, length: lhs.length)
+    }
+
+    func hash(into hasher: inout Hasher) {
+        packed.withUnsafeBytes { hasher.combine(bytes: UnsafeRawBufferPointer(rebasing: $0.prefix(length))) }
+    }
+}
+
+/// Strings packed into one byte buffer, each as a LEB128 length and its UTF-8; an optional one
+/// is a presence byte (0 or 1) and then, when present, a string.
+enum PackedFields {
+    struct Writer {
+        private(set) var bytes: [UInt8] = []
+
+        init(capacity: Int) { bytes.reserveCapacity(capacity) }
+
+        mutating func append(_ text: String) {
+            var count = text.utf8.count
+            while count >= 0x80 {
+                bytes.append(UInt8(truncatingIfNeeded: count) | 0x80)
+                count >>= 7
+            }
+            bytes.append(UInt8(count))
+            bytes.append(contentsOf: text.utf8)
+        }
+
+        mutating func appendOptional(_ text: String?) {
+            if let text {
+                bytes.append(1)
+                append(text)
+            } else {
+                bytes.append(0)
+            }
+        }
+    }
+
+    /// Reads what a ``Writer`` wrote; reading past the end yields empty strings (never traps).
+    struct Reader {
+        private let bytes: UnsafeRawBufferPointer
+        private(set) var offset = 0
+
+        init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+        private mutating func length() -> Int {
+            var value = 0
+            var shift = 0
+            while offset < bytes.count, shift < 63 {
+                let byte = bytes[offset]
+                offset += 1
+                value |= Int(byte & 0x7F) << shift
+                if byte < 0x80 { break }
+                shift += 7
+            }
+            return min(value, bytes.count - offset)
+        }
+
+        mutating func next() -> String {
+            let count = length()
+            defer { offset += count }
+            return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + count)]), as: UTF8.self)
+        }
+
+        mutating func nextOptional() -> String? {
+            guard offset < bytes.count else { return nil }
+            let present = bytes[offset]
+            offset += 1
+            return present == 0 ? nil : next()
+        }
+
+        mutating func skip(_ fields: Int) {
+            for _ in 0..<fields { offset += length() }
+        }
+
+        /// The byte count of the first `fields` strings.
+        static func prefixLength(_ bytes: UnsafeRawBufferPointer, fields: Int) -> Int {
+            var reader = Reader(bytes)
+            reader.skip(fields)
+            return reader.offset
+        }
+    }
 }
 
 /// Timers the notifier asks its owner to run.
@@ -59,11 +239,13 @@ public struct SIPNotifierSubscription: Hashable, Sendable, Codable {
         case remove(SIPSubscriptionTerminationReason)
     }
 
-    public let key: SIPSubscriptionKey
+    public private(set) var key: SIPSubscriptionKey
     /// The watched resource (``SIPEventResource/key(for:)`` of the SUBSCRIBE's To URI).
-    public let resource: String
+    public private(set) var resource: String
     /// The subscriber's From URI, for authorization decisions and logs.
-    public let subscriber: String
+    public var subscriber: String { subscriberText.string }
+    /// ``subscriber`` in the arena, shared with the dialog's remote URI.
+    private var subscriberText: SIPArenaText
     public private(set) var status: Status
     /// When the subscription ends unless refreshed.
     public private(set) var expiresAt: SIPEventInstant
@@ -81,12 +263,12 @@ public struct SIPNotifierSubscription: Hashable, Sendable, Codable {
     public let minimumNotifyInterval: Duration
 
     init(
-        key: SIPSubscriptionKey, resource: String, subscriber: String, status: Status, expiresAt: SIPEventInstant,
+        key: SIPSubscriptionKey, resource: String, subscriber: SIPArenaText, status: Status, expiresAt: SIPEventInstant,
         state: SIPEventBody?, minimumNotifyInterval: Duration
     ) {
         self.key = key
         self.resource = resource
-        self.subscriber = subscriber
+        self.subscriberText = subscriber
         self.status = status
         self.expiresAt = expiresAt
         self.currentState = state
@@ -94,6 +276,51 @@ public struct SIPNotifierSubscription: Hashable, Sendable, Codable {
         self.isThrottling = false
         self.lastNotifyAt = nil
         self.minimumNotifyInterval = minimumNotifyInterval
+    }
+
+    /// Replaces the resource and subscriber texts by equal ones whose storage is shared, and moves
+    /// the key into the text arena (the form a notifier keeps).
+    mutating func shareStorage(resource: String, subscriber: SIPArenaText) {
+        key = key.inArena
+        guard resource == self.resource, subscriber == subscriberText else { return }
+        self.resource = resource
+        subscriberText = subscriber
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case key, resource, subscriber, status, expiresAt, lastNotifyAt, currentState, heldState, isThrottling, outstandingNotifyCSeq
+        case minimumNotifyInterval
+    }
+
+    /// The saved form names every field as it is read (``subscriber`` as text).
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(key, forKey: .key)
+        try container.encode(resource, forKey: .resource)
+        try container.encode(subscriber, forKey: .subscriber)
+        try container.encode(status, forKey: .status)
+        try container.encode(expiresAt, forKey: .expiresAt)
+        try container.encodeIfPresent(lastNotifyAt, forKey: .lastNotifyAt)
+        try container.encodeIfPresent(currentState, forKey: .currentState)
+        try container.encodeIfPresent(heldState, forKey: .heldState)
+        try container.encode(isThrottling, forKey: .isThrottling)
+        try container.encodeIfPresent(outstandingNotifyCSeq, forKey: .outstandingNotifyCSeq)
+        try container.encode(minimumNotifyInterval, forKey: .minimumNotifyInterval)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        key = try container.decode(SIPSubscriptionKey.self, forKey: .key)
+        resource = try container.decode(String.self, forKey: .resource)
+        subscriberText = SIPArenaText(try container.decode(String.self, forKey: .subscriber))
+        status = try container.decode(Status.self, forKey: .status)
+        expiresAt = try container.decode(SIPEventInstant.self, forKey: .expiresAt)
+        lastNotifyAt = try container.decodeIfPresent(SIPEventInstant.self, forKey: .lastNotifyAt)
+        currentState = try container.decodeIfPresent(SIPEventBody.self, forKey: .currentState)
+        heldState = try container.decodeIfPresent(SIPEventBody.self, forKey: .heldState)
+        isThrottling = try container.decode(Bool.self, forKey: .isThrottling)
+        outstandingNotifyCSeq = try container.decodeIfPresent(UInt32.self, forKey: .outstandingNotifyCSeq)
+        minimumNotifyInterval = try container.decode(Duration.self, forKey: .minimumNotifyInterval)
     }
 
     /// Sets the state the first NOTIFY carries (before ``started(now:)``).

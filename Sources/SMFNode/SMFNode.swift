@@ -140,8 +140,11 @@ public final class SMFNode: Sendable {
             throw SMFNodeError(problem: "the node has no SIP listener to name its address of record")
         }
         let overlay = try await startOverlay(database: database, addresses: addresses, aor: aor)
+        let inbox = MessageInbox(database: database, logger: logger)
+        var endpointConfiguration = SIPEndpointConfiguration(localURI: aor)
+        endpointConfiguration.onMessage = inbox.hook
         let endpoint = SIPEndpoint(
-            configuration: SIPEndpointConfiguration(localURI: aor), transport: transport, userAgent: userAgent,
+            configuration: endpointConfiguration, transport: transport, userAgent: userAgent,
             store: database.endpointStore, packages: [PresenceEventPackage()] + M2MEventPackages.all, logger: logger)
         do {
             try await endpoint.start()
@@ -156,8 +159,6 @@ public final class SMFNode: Sendable {
         }
         let presence = NodePresence(endpoint: endpoint, database: database, aor: aor, publicationTarget: registrarAoR, logger: logger)
         await presence.restore()
-        let inbox = MessageInbox(database: database, configuration: endpoint.configuration, logger: logger)
-        await inbox.install(on: userAgent)
         let runtime = NodeRuntime(
             database: database, endpoint: endpoint, presence: presence, inbox: inbox, registration: registration, overlay: overlay)
         runtimeSlot.set(runtime)

@@ -1,8 +1,8 @@
 import ControlChannel
 import Foundation
 import Logging
-import NIOCore
 import SIPEndpoint
+import SIPEvents
 import Presence
 import SIPSyntax
 import SIPTransport
@@ -68,23 +68,17 @@ struct NodeWiringTests {
         #expect(SMFNode.package(of: "m2m-alarm;id=7") == "m2m-alarm")
     }
 
-    @Test func inboxStoresAMessageBeforeAnsweringAndRefusesWhatItCannotTake() async throws {
+    @Test func inboxStoresAMessageBeforeAcceptingItAndRefusesOnceClosed() async throws {
         let database = try SMFDatabase.inMemory(logger: Logger(label: "smf.test"))
-        let configuration = SIPEndpointConfiguration(localURI: try #require(SIPURI("sip:bob@127.0.0.1:5070")))
-        let inbox = MessageInbox(database: database, configuration: configuration, logger: Logger(label: "smf.test"))
+        let inbox = MessageInbox(database: database, logger: Logger(label: "smf.test"))
         let (_, followed) = await inbox.follow()
-        func message(_ type: String, _ text: String) throws -> SIPIncomingRequest {
-            let request = SIPRequest(
-                method: .message, uri: try #require(SIPURI("sip:bob@127.0.0.1:5070")),
-                headers: SIPHeaders([
-                    ("Via", "SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK-\(UUID().uuidString)"), ("From", "<sip:alice@127.0.0.1:5060>;tag=a"),
-                    ("To", "<sip:bob@127.0.0.1:5070>"), ("Call-ID", UUID().uuidString), ("CSeq", "1 MESSAGE"), ("Content-Type", type),
-                ]),
-                body: ByteBuffer(string: text))
-            return SIPIncomingRequest(request: request, source: SIPDestination(transport: .udp, host: "127.0.0.1", port: 5060))
+        func message(_ text: String) -> SIPReceivedMessage {
+            SIPReceivedMessage(
+                from: SIPURI("sip:alice@127.0.0.1:5060"), to: SIPURI("sip:bob@127.0.0.1:5070"),
+                body: SIPEventBody(contentType: "text/plain", text: text), source: SIPDestination(transport: .udp, host: "127.0.0.1", port: 5060))
         }
-        let accepted = await inbox.messageArrived(try message("text/plain", "valve 3 open"), receivedAt: 1000)
-        #expect(accepted.statusCode == 200)
+        let accepted = await inbox.messageArrived(message("valve 3 open"), receivedAt: 1000)
+        #expect(accepted == .accept)
         let stored = try await database.messages()
         #expect(stored.map(\.text) == ["valve 3 open"])
         #expect(stored.first?.from == "sip:alice@127.0.0.1:5060")
@@ -92,12 +86,8 @@ struct NodeWiringTests {
         var iterator = followed.makeAsyncIterator()
         #expect(await iterator.next()?.text == "valve 3 open")
 
-        let refused = await inbox.messageArrived(try message("image/png", "x"))
-        #expect(refused.statusCode == 415)
-        let tooLarge = await inbox.messageArrived(try message("text/plain", String(repeating: "x", count: 1400)))
-        #expect(tooLarge.statusCode == 413)
         await inbox.close()
-        #expect(await inbox.messageArrived(try message("text/plain", "late")).statusCode == 503)
+        #expect(await inbox.hook(message("late")) == .refuse(statusCode: 503))
         #expect(try await database.messages().count == 1, "refused messages are not stored")
         #expect(await iterator.next() == nil, "closing the inbox ends its followers")
     }

@@ -122,6 +122,61 @@ import Testing
         #expect(h.notifyLog.map { $0.notify.eventBody?.text } == [nil, "3", "4"])
     }
 
+    @Test func dialogKeptInCompactFormBuildsNotifiesWithItsRouteSetTargetAndGrowingCSeq() throws {
+        var h = NotifierHarness()
+        var subscribe = Fixtures.subscribe()
+        subscribe.headers.add(name: "Record-Route", value: "<sip:proxy1.example.com;lr>")
+        subscribe.headers.add(name: "Record-Route", value: "<sip:[2001:db8::1]:5070;lr;transport=tcp>")
+        let created = h.on { $0.subscribeReceived(subscribe, now: $1, using: &$2) }
+        let tag = try #require(created.responses.first?.headers.to?.tag)
+        let id = SIPDialogID(callID: "sub-1@atlanta", localTag: tag, remoteTag: "ftag")
+        var expected = try SIPDialog(uasRequest: subscribe, localTag: tag, localContact: Fixtures.notifierContact)
+        _ = expected.makeRequest(method: .notify)
+        #expect(h.notifier.dialog(id) == expected)
+        #expect(h.notifier.hasDialog(id))
+        #expect(h.notifier.notifySequence(inDialog: id) == 1)
+        #expect(h.notifier.dialogs == [id: expected])
+
+        h.advance(to: .seconds(5))
+        let changed = h.on { $0.resourceStateChanged(event: "m2m-alarm", resource: "sip:smoke-7@house-12.example.com", state: Fixtures.body("1"), now: $1) }
+        let notify = try #require(changed.notifies.first)
+        #expect(notify.uri == Fixtures.aliceContact)
+        #expect(notify.headers.values("Route") == ["<sip:proxy1.example.com;lr>", "<sip:[2001:db8::1]:5070;lr;transport=tcp>"])
+        #expect(notify.headers.cseq?.sequence == 2)
+        #expect(notify.headers.to?.uri == Fixtures.alice)
+        #expect(notify.headers.contacts.first?.uri == Fixtures.notifierContact)
+        #expect(h.notifier.notifySequence(inDialog: id) == 2)
+    }
+
+    @Test func stateChangeNotifiesOnlyTheWatchersOfThatResourceAmongMany() throws {
+        var h = NotifierHarness()
+        // 300 subscriptions: three watchers on each of 100 resources.
+        for index in 0..<300 {
+            var subscribe = Fixtures.subscribe(callID: "w\(index)@atlanta", fromTag: "f\(index)")
+            let resource = try #require(SIPURI("sip:sensor-\(index % 100)@house-12.example.com"))
+            subscribe.uri = resource
+            subscribe.headers.to = SIPNameAddress(uri: resource)
+            h.on { $0.subscribeReceived(subscribe, now: $1, using: &$2) }
+        }
+        #expect(h.notifier.count == 300)
+        let changed = h.on { $0.resourceStateChanged(event: "m2m-alarm", resource: "sip:sensor-42@house-12.example.com", state: Fixtures.body("1"), now: $1) }
+        #expect(Set(changed.notifies.compactMap(\.headers.callID)) == ["w42@atlanta", "w142@atlanta", "w242@atlanta"])
+        #expect(changed.notifies.allSatisfy { $0.eventBody?.text == "1" })
+        // Another package's state for the same resource reaches nobody.
+        #expect(h.on { $0.resourceStateChanged(event: "presence", resource: "sip:sensor-42@house-12.example.com", state: Fixtures.body("x"), now: $1) }.isEmpty)
+
+        // Once a watcher is gone it is no longer notified; the others still are.
+        let gone = try #require(h.notifier.subscriptions.keys.first { $0.dialogID.callID == "w142@atlanta" })
+        h.on { $0.terminate(gone, reason: .noresource, now: $1) }
+        let again = h.on { $0.resourceStateChanged(event: "m2m-alarm", resource: "sip:sensor-42@house-12.example.com", state: Fixtures.body("2"), now: $1) }
+        #expect(Set(again.notifies.compactMap(\.headers.callID)) == ["w42@atlanta", "w242@atlanta"])
+        // After a restore the index is rebuilt from the saved subscriptions.
+        var restarted = NotifierHarness()
+        restarted.on { $0.restore(h.notifier.snapshot, now: $1) }
+        let restored = restarted.on { $0.resourceStateChanged(event: "m2m-alarm", resource: "sip:sensor-7@house-12.example.com", state: Fixtures.body("3"), now: $1) }
+        #expect(Set(restored.notifies.compactMap(\.headers.callID)) == ["w7@atlanta", "w107@atlanta", "w207@atlanta"])
+    }
+
     @Test func idParameterKeepsTwoSubscriptionsInOneDialogApartWithOneGrowingCSeq() throws {
         var h = NotifierHarness()
         var first = Fixtures.subscribe(cseq: 1)
