@@ -281,6 +281,8 @@ public struct SIPTransactionLayer: Sendable {
         let actions = body(&transaction)
         if !actions.contains(.terminate) {
             transactions[key] = transaction
+        } else {
+            transactions.shrinkIfSparse()
         }
         return tag(actions, with: key)
     }

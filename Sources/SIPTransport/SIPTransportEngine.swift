@@ -344,6 +344,9 @@ final class SIPTransportEngine: @unchecked Sendable {
             for timer in SIPTimer.allCases { timers.removeValue(forKey: TimerID(key: key, timer: timer))?.cancel() }
             clients.removeValue(forKey: key)?.promise.fail(SIPTransportError.transportFailure)
             servers[key] = nil
+            timers.shrinkIfSparse()
+            clients.shrinkIfSparse()
+            servers.shrinkIfSparse()
         case .deliverStrayResponseToTU(let response), .discardStrayResponse(let response):
             logger.debug("dropped response matching no transaction", metadata: ["sip.status": "\(response.statusCode)", "sip.call-id": "\(response.headers.callID ?? "-")"])
         case .deliverAckToTU(let request):
