@@ -19,6 +19,7 @@ enum Migrations {
 
         registerSIPEndpoint(&migrator)
         registerMessages(&migrator)
+        registerAlarms(&migrator)
 
         return migrator
     }()
