@@ -70,10 +70,7 @@ extension AlarmStore {
     /// Appends the steps among `actions` (the `record` actions) to the alarm's history; call before
     /// carrying out the other actions.
     public func record(_ actions: [AlarmDeliveryAction], of alarmID: String) throws {
-        let steps = actions.compactMap { action -> AlarmStep? in
-            if case .record(let step) = action { return step }
-            return nil
-        }
+        let steps = actions.recordedSteps
         guard !steps.isEmpty else { return }
         try append(steps, to: alarmID)
     }
@@ -117,5 +114,16 @@ public final class InMemoryAlarmStore: AlarmStore, @unchecked Sendable {
 
     public func recentAlarms(limit: Int) throws -> [AlarmRecord] {
         lock.withLock { order.suffix(max(0, limit)).compactMap { records[$0] } }
+    }
+}
+
+extension [AlarmDeliveryAction] {
+    /// The steps of the `record` actions, in order: what to store (``AlarmStore/create(_:)`` for the
+    /// actions of ``AlarmDelivery/start(at:)``, ``AlarmStore/append(_:to:)`` afterwards).
+    public var recordedSteps: [AlarmStep] {
+        compactMap { action in
+            if case .record(let step) = action { return step }
+            return nil
+        }
     }
 }
