@@ -26,13 +26,13 @@ public struct SQLiteAlarmStore: AlarmStore {
                     VALUES (?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(created_seq), 0) + 1 FROM alarms), ?)
                     """,
                 arguments: [
-                    record.alarm.id, record.alarm.kind, record.alarm.building, record.alarm.raisedAt.nanoseconds,
+                    record.alarm.id, record.alarm.kind, record.alarm.building, record.alarm.raisedAt.wholeNanoseconds,
                     record.state.rawValue, record.acceptedBy, alarmJSON,
                 ])
             for (index, step) in record.steps.enumerated() {
                 try db.execute(
                     sql: "INSERT INTO alarm_steps (alarm_id, seq, at, step) VALUES (?, ?, ?, ?)",
-                    arguments: [record.alarm.id, index + 1, step.time.nanoseconds, stepsJSON[index]])
+                    arguments: [record.alarm.id, index + 1, step.time.wholeNanoseconds, stepsJSON[index]])
             }
         }
     }
@@ -51,7 +51,7 @@ public struct SQLiteAlarmStore: AlarmStore {
             for (index, step) in steps.enumerated() {
                 try db.execute(
                     sql: "INSERT INTO alarm_steps (alarm_id, seq, at, step) VALUES (?, ?, ?, ?)",
-                    arguments: [alarmID, last + index + 1, step.time.nanoseconds, stepsJSON[index]])
+                    arguments: [alarmID, last + index + 1, step.time.wholeNanoseconds, stepsJSON[index]])
             }
             if partial.state != .open {
                 try db.execute(

@@ -90,14 +90,14 @@ extension Alarm: Codable {
         try container.encode(building, forKey: .building)
         try container.encodeIfPresent(buildingLocation?.latitude, forKey: .latitude)
         try container.encodeIfPresent(buildingLocation?.longitude, forKey: .longitude)
-        try container.encode(raisedAt.nanoseconds, forKey: .raisedAtNanoseconds)
+        try container.encode(raisedAt.wholeNanoseconds, forKey: .raisedAtNanoseconds)
         try container.encode(summary, forKey: .summary)
     }
 }
 
 extension Duration {
     /// The duration in whole nanoseconds (saturating), the unit alarm times are stored in.
-    public var nanoseconds: Int64 {
+    public var wholeNanoseconds: Int64 {
         let (seconds, attoseconds) = components
         let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
         if overflow { return seconds < 0 ? .min : .max }

@@ -181,7 +181,7 @@ extension AlarmStep: Codable {
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(time.nanoseconds, forKey: .timeNanoseconds)
+        try container.encode(time.wholeNanoseconds, forKey: .timeNanoseconds)
         try container.encode(kind, forKey: .kind)
     }
 }

@@ -90,7 +90,7 @@ public enum AlarmListFormatter {
 
     /// `2026-11-23T08:00:00.120Z` for a duration since 1970.
     public static func timestamp(_ time: Duration) -> String {
-        let milliseconds = time.nanoseconds / 1_000_000
+        let milliseconds = time.wholeNanoseconds / 1_000_000
         let seconds = milliseconds >= 0 ? milliseconds / 1000 : (milliseconds - 999) / 1000
         let fraction = milliseconds - seconds * 1000
         let text = PresenceTimestamp(secondsSince1970: seconds).text
@@ -100,7 +100,7 @@ public enum AlarmListFormatter {
 
     /// `850 ms`, `12.3 s`, `4 min 05 s`.
     public static func latency(_ duration: Duration) -> String {
-        let milliseconds = max(0, duration.nanoseconds / 1_000_000)
+        let milliseconds = max(0, duration.wholeNanoseconds / 1_000_000)
         if milliseconds < 1000 { return "\(milliseconds) ms" }
         if milliseconds < 60_000 { return "\(milliseconds / 1000).\(milliseconds % 1000 / 100) s" }
         let seconds = milliseconds / 1000

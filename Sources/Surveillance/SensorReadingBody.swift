@@ -81,7 +81,7 @@ public struct SensorReadingBody: Sendable, Hashable {
         var object: [String: AnyEncodableValue] = [
             "id": .string(sensorID), "building": .string(building), "kind": .string(kind), "value": .number(value),
         ]
-        if let time { object["time"] = .number(Double(time.nanoseconds) / 1e9) }
+        if let time { object["time"] = .number(Double(time.wholeNanoseconds) / 1e9) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return (try? encoder.encode(object)).map { [UInt8]($0) } ?? []
