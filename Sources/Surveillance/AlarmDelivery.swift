@@ -80,11 +80,15 @@ public struct AlarmDelivery: Sendable, Hashable {
         return actions
     }
 
-    /// Carries on after ``init(restoring:steps:policy:)``: schedules the pending timers again and resends a
-    /// request whose result was lost with the node (counted as a failed delivery).
+    /// Carries on after ``init(restoring:steps:policy:)``: schedules the pending timers again, asks for a
+    /// fresh selection when between rounds, and resends a request whose result was lost with the node
+    /// (counted as a failed delivery).
     public mutating func resume(at now: Duration) -> [AlarmDeliveryAction] {
         guard isOpen else { return [] }
-        if let restartAt { return [.scheduleTimer(timer(.restart, restartAt))] }
+        if let restartAt {
+            // Between rounds: the selection request was lost with the node; ask again.
+            return [.requestSelection(alarmID: alarm.id), .scheduleTimer(timer(.restart, restartAt))]
+        }
         guard current != nil, let attempt = currentAttempt else {
             // Stored before anyone was contacted (or between rounds): contact the first supporter.
             return contactNext(after: nil, at: now)
@@ -95,6 +99,9 @@ public struct AlarmDelivery: Sendable, Hashable {
             actions += deliveryResult(attempt: attempt, .failed("the node restarted before the result came"), at: now)
         } else if let retryAt {
             actions.append(.scheduleTimer(timer(.retry, retryAt)))
+        } else if !deliveredToCurrent && failuresOfCurrent >= policy.maxAttemptsPerSupporter {
+            // The last failure was stored but not the escalation that follows it.
+            actions += escalate(.unreachable, at: now)
         }
         return actions
     }

@@ -207,3 +207,27 @@ private func machine(
         try AlarmDelivery(restoring: fireAlarm, steps: backwards, policy: AlarmDeliveryPolicy())
     }
 }
+
+@Test func resumingBetweenRoundsAsksForASelectionAgainAndKeepsTheRestartTime() throws {
+    let policy = AlarmDeliveryPolicy(restartDelay: .seconds(60))
+    var delivery = try machine([bob], policy)
+    _ = delivery.start(at: .seconds(100))
+    _ = try delivery.answered(by: bob.supporter, .decline, at: .seconds(101))
+    var restored = try AlarmDelivery(restoring: fireAlarm, steps: delivery.steps, policy: policy)
+    #expect(
+        restored.resume(at: .seconds(130)) == [
+            .requestSelection(alarmID: "A-1"), .scheduleTimer(AlarmTimer(alarmID: "A-1", purpose: .restart, deadline: .seconds(161))),
+        ])
+}
+
+@Test func resumingAfterTheLastFailureWasStoredWithoutItsEscalationEscalates() throws {
+    let policy = AlarmDeliveryPolicy(maxAttemptsPerSupporter: 1)
+    var delivery = try machine([bob, dave], policy)
+    _ = delivery.start(at: .seconds(100))
+    // Only the failure reached the store before the node died.
+    let steps = delivery.steps + [AlarmStep(time: .seconds(101), .deliveryFailed(attempt: 1, reason: "503"))]
+    var restored = try AlarmDelivery(restoring: fireAlarm, steps: steps, policy: policy)
+    let resumed = restored.resume(at: .seconds(105))
+    #expect(resumed.steps.contains(.escalated(supporter: bob.supporter, reason: .unreachable)))
+    #expect(resumed.sentTo == ["dave NOTIFY"])
+}
