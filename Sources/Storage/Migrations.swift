@@ -21,6 +21,7 @@ enum Migrations {
         registerMessages(&migrator)
         registerOverlay(&migrator)
         registerCommunity(&migrator)
+        registerAlarms(&migrator)
 
         return migrator
     }()

@@ -1,1 +1,0 @@
-// Building surveillance. See docs/surveillance.md.
