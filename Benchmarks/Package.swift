@@ -37,7 +37,8 @@ let package = Package(
         .executableTarget(
             name: "smf-bench",
             dependencies: [
-                .product(name: "NIOCore", package: "swift-nio")
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "OverlaySimulation", package: "smf"),
             ] + nodeDependencies,
             swiftSettings: swiftSettings
         ),

@@ -8,6 +8,8 @@ struct Lookup: Sendable {
 
     enum Purpose: Sendable {
         case finger(Int)
+        /// Chord's self-lookup: who owns the key just after this node, asked through another peer?
+        case selfCheck
         case join
         case request(OverlayRequestID, Operation)
     }
@@ -124,7 +126,7 @@ extension ChordNode {
     mutating func attemptFailed(_ lookup: Lookup, code: OverlayError.Code, now: OverlayInstant, _ actions: inout [OverlayAction]) {
         var lookup = lookup
         switch lookup.purpose {
-        case .finger:
+        case .finger, .selfCheck:
             return
         case .join, .request:
             // A joining node keeps trying: the ring it joins may still be settling.
@@ -203,6 +205,8 @@ extension ChordNode {
             if index < fingers.count, let owner = targets.first {
                 fingers[index] = owner.id == me.id ? nil : owner
             }
+        case .selfCheck:
+            selfChecked(owner: targets.first, now: now, &actions)
         case .join:
             guard let admitting = targets.first, admitting.id != me.id else {
                 attemptFailed(lookup, code: .lookupFailed, now: now, &actions)

@@ -30,6 +30,15 @@ public struct OverlayConfiguration: Sendable {
     public var maximumHops = 32
     /// Peers offered in a redirect (a 302 with several contacts). Default 2.
     public var redirectCandidates = 2
+    /// Every this many predecessor checks the node looks up its own successor through another
+    /// peer (Chord's periodic self-lookup against loopy rings): through a peer it dropped as
+    /// unresponsive when it has one, so rings split by a partition merge again, else through a
+    /// finger. 0 turns it off. Default 3 (every 30 s).
+    public var selfCheckTicks = 3
+    /// How long a peer dropped as unresponsive is still probed by self-lookups. Default 10 min.
+    public var suspectRetention: Duration = .seconds(600)
+    /// How many such peers a node remembers. Default 8.
+    public var suspectLimit = 8
 
     /// The default configuration.
     public init() {}

@@ -1,6 +1,14 @@
 import Foundation
 public import Overlay
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Whole-ring experiments: build a ring, store records, run lookups under churn or failure,
 /// and report hops, lookup success, record survival and maintenance traffic.
 public enum OverlaySimulation {
@@ -83,8 +91,13 @@ public enum OverlaySimulation {
         public var simulatedSeconds = 0.0
         /// Wall-clock seconds the run took.
         public var wallSeconds = 0.0
+        /// CPU seconds the simulating thread used (the run is single-threaded).
+        public var cpuSeconds = 0.0
         /// Virtual seconds per wall-clock second.
         public var speedup: Double { wallSeconds > 0 ? simulatedSeconds / wallSeconds : 0 }
+        /// Virtual seconds per CPU second of the simulating thread: the speed on one core of its
+        /// own, which other processes loading the machine do not change.
+        public var cpuSpeedup: Double { cpuSeconds > 0 ? simulatedSeconds / cpuSeconds : 0 }
         /// Lookups completed (answered or failed) during the measurement.
         public var lookups = 0
         /// Lookups that returned the record.
@@ -136,7 +149,8 @@ public enum OverlaySimulation {
                 return "\((value * scale).rounded() / scale)"
             }
             return """
-                nodes=\(nodeCount) live_end=\(liveNodesAtEnd) sim_s=\(f(simulatedSeconds, 1)) wall_s=\(f(wallSeconds, 2)) speedup=\(f(speedup, 1))x
+                nodes=\(nodeCount) live_end=\(liveNodesAtEnd) sim_s=\(f(simulatedSeconds, 1)) wall_s=\(f(wallSeconds, 2)) \
+                cpu_s=\(f(cpuSeconds, 2)) speedup=\(f(speedup, 1))x cpu_speedup=\(f(cpuSpeedup, 1))x
                 lookups=\(lookups) success=\(f(lookupSuccess, 4)) lost_record_lookups=\(lookupsOfLostRecords) \
                 after_repair=\(lookupsAfterRepairSucceeded)/\(lookupsAfterRepair)
                 hops_mean=\(f(hopsMean)) hops_p99=\(hopsP99)
@@ -151,11 +165,20 @@ public enum OverlaySimulation {
     public static func run(_ configuration: Configuration) -> Report {
         let clock = ContinuousClock()
         let started = clock.now
+        let startedCPU = threadCPUSeconds()
         var experiment = Experiment(configuration)
         var report = experiment.run()
+        report.cpuSeconds = threadCPUSeconds() - startedCPU
         let elapsed = started.duration(to: clock.now)
         report.wallSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         return report
+    }
+
+    /// CPU seconds the calling thread has used so far (a measurement of the driver, not protocol time).
+    static func threadCPUSeconds() -> Double {
+        var spec = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &spec)
+        return Double(spec.tv_sec) + Double(spec.tv_nsec) * 1e-9
     }
 }
 

@@ -11,7 +11,7 @@ struct SMF: AsyncParsableCommand {
         version: SMFVersion.current,
         subcommands: [
             RunCommand.self, StatusCommand.self, PresenceCommand.self, MessageCommand.self, MessagesCommand.self,
-            SubscriptionsCommand.self, StateCommand.self, OptionsCommand.self, DemoCommand.self,
+            SubscriptionsCommand.self, StateCommand.self, OptionsCommand.self, DemoCommand.self, SimCommand.self,
         ]
     )
 }
