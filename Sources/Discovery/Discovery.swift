@@ -229,17 +229,39 @@ public enum LocalDiscovery {
         }
         var future = provider.setIPMulticastLoop(1).flatMap { provider.setIPMulticastTTL(ttl) }
         if let host = interface?.ipAddress {
-            let octets = host.split(separator: ".").compactMap { UInt8($0) }
-            guard octets.count == 4 else {
+            guard let networkOrder = networkOrder(host) else {
                 return channel.eventLoop.makeFailedFuture(LocalDiscoveryError(.unknownInterface, "'\(host)' is not an IPv4 address"))
             }
             // in_addr is the address in network byte order; NIO declares the type in a C module
             // this target does not import, so it is built from its 4 bytes.
-            let networkOrder = UInt32(bigEndian: octets.reduce(0) { $0 << 8 | UInt32($1) })
             let address = unsafeBitCast(networkOrder, to: in_addr.self)
             future = future.flatMap { provider.setIPMulticastIF(address) }
         }
         return future
+    }
+
+    /// Joins the multicast group on the interface. NIO's `joinGroup(_:device:)` refuses a device
+    /// without the MULTICAST flag, which `lo` lacks, although Linux delivers multicast on it; so
+    /// on such a device the membership (`IP_ADD_MEMBERSHIP`, an `ip_mreq`) is set directly.
+    static func join(_ group: SocketAddress, on channel: any Channel, interface: SocketAddress?, device: NIONetworkDevice?) -> EventLoopFuture<Void> {
+        guard let multicast = channel as? any MulticastChannel, let provider = channel as? any SocketOptionProvider else {
+            return channel.eventLoop.makeFailedFuture(LocalDiscoveryError(.socket, "the datagram channel cannot join multicast groups"))
+        }
+        guard let device, !device.multicastSupported, let groupHost = group.ipAddress, let interfaceHost = interface?.ipAddress,
+            let groupOrder = networkOrder(groupHost), let interfaceOrder = networkOrder(interfaceHost)
+        else {
+            return multicast.joinGroup(group, device: device)
+        }
+        // struct ip_mreq { struct in_addr imr_multiaddr; struct in_addr imr_interface; }
+        let request = (groupOrder, interfaceOrder)
+        return provider.unsafeSetSocketOption(level: .ip, name: .ip_add_membership, value: request)
+    }
+
+    /// An IPv4 address as an `in_addr` value: its 4 bytes in network order.
+    static func networkOrder(_ host: String) -> UInt32? {
+        let octets = host.split(separator: ".").compactMap { UInt8($0) }
+        guard octets.count == 4 else { return nil }
+        return UInt32(bigEndian: octets.reduce(0) { $0 << 8 | UInt32($1) })
     }
 
     /// The network device whose IPv4 address is `interface` (nil: any).

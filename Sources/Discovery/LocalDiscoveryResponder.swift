@@ -70,10 +70,7 @@ public actor LocalDiscoveryResponder {
                 }
                 .bind(to: group)
                 .flatMap { channel -> EventLoopFuture<any Channel> in
-                    guard let multicast = channel as? any MulticastChannel else {
-                        return channel.eventLoop.makeFailedFuture(LocalDiscoveryError(.socket, "the datagram channel cannot join multicast groups"))
-                    }
-                    return multicast.joinGroup(group, device: device).map { channel }
+                    LocalDiscovery.join(group, on: channel, interface: interface, device: device).map { channel }
                 }
                 .flatMapThrowing { channel in
                     let answerer = try channel.pipeline.syncOperations.handler(type: DiscoveryAnswerer.self)

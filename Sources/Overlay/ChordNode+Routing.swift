@@ -22,8 +22,11 @@ struct Lookup: Sendable {
     var excluded: [NodeID] = []
     var hops = 0
     var attempt = 0
-    /// ``hops`` when the current attempt started (the hop limit applies per attempt).
-    var attemptStartHops = 0
+    /// The distance to the key of the closest peer asked in this attempt.
+    var closestAsked: NodeID?
+    /// Hops of this attempt that did not get closer to the key than an earlier one (a fallback
+    /// after a timeout or a useless answer); the hop limit applies to these only.
+    var stalledHops = 0
 
     init(key: NodeID, purpose: Purpose) {
         self.key = key
@@ -82,7 +85,8 @@ extension ChordNode {
         var lookup = lookup
         lookup.candidates = []
         lookup.excluded = []
-        lookup.attemptStartHops = lookup.hops
+        lookup.closestAsked = nil
+        lookup.stalledHops = 0
         if case .join = lookup.purpose {
             guard let bootstrap else { return }
             lookup.hops += 1
@@ -104,11 +108,27 @@ extension ChordNode {
     }
 
     /// Asks the best remaining candidate, or gives up on this attempt.
+    ///
+    /// The hop limit counts only hops that make no progress. In an intact ring every answer
+    /// names a peer strictly closer to the key, and no peer is asked twice, so a lookup always
+    /// ends at the owner, however many hops a small finger table needs (with 1–2 fingers the
+    /// route walks successor lists). Counting all hops made such lookups fail on every retry
+    /// alike, although the ring was intact.
     mutating func askNext(_ lookup: Lookup, now: OverlayInstant, _ actions: inout [OverlayAction]) {
         var lookup = lookup
-        guard lookup.hops - lookup.attemptStartHops < configuration.maximumHops, let next = lookup.candidates.popLast() else {
+        guard let next = lookup.candidates.popLast() else {
             attemptFailed(lookup, code: .lookupFailed, now: now, &actions)
             return
+        }
+        let distance = next.id.distance(to: lookup.key)
+        if let closest = lookup.closestAsked, distance >= closest {
+            lookup.stalledHops += 1
+            guard lookup.stalledHops <= configuration.maximumHops else {
+                attemptFailed(lookup, code: .lookupFailed, now: now, &actions)
+                return
+            }
+        } else {
+            lookup.closestAsked = distance
         }
         lookup.excluded.append(next.id)
         lookup.hops += 1

@@ -26,7 +26,8 @@ public struct OverlayConfiguration: Sendable {
     public var retries = 3
     /// Delay before such a fresh attempt, so the ring can repair meanwhile. Default 2 s.
     public var retryDelay: Duration = .seconds(2)
-    /// A lookup gives up after asking this many peers. Default 32.
+    /// An attempt of a lookup gives up after this many hops that got no closer to the key
+    /// (hops that make progress are not limited: they end at the owner). Default 32.
     public var maximumHops = 32
     /// Peers offered in a redirect (a 302 with several contacts). Default 2.
     public var redirectCandidates = 2
