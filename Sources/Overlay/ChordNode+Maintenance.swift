@@ -128,7 +128,7 @@ extension ChordNode {
 
     /// Chord `stabilize`: ask the successor for its predecessor and successor list.
     mutating func stabilize(now: OverlayInstant, _ actions: inout [OverlayAction]) {
-        if successors.isEmpty, let predecessor { successors = [predecessor] }
+        if successors.isEmpty, let fallback = predecessor ?? suspects.last?.peer { successors = [fallback] }
         guard let successor = successors.first else { return }
         sendRequest({ .stabilizeRequest(id: $0) }, to: successor.address, pending: .stabilize(successor), &actions)
     }

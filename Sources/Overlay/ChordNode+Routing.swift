@@ -104,6 +104,12 @@ extension ChordNode {
             return
         }
         lookup.addCandidates(closestPreceding(lookup.key, limit: configuration.redirectCandidates + 1))
+        if lookup.candidates.isEmpty {
+            // Every peer we knew timed out (e.g. a burst of delays on a loaded host emptied the
+            // successor list and fingers): ask the peers dropped as unresponsive, which may be
+            // back, instead of failing at once on every attempt.
+            lookup.addCandidates(suspects.map(\.peer))
+        }
         askNext(lookup, now: now, &actions)
     }
 

@@ -120,6 +120,7 @@ struct SimOverlayCommand: ParsableCommand {
         if massFailure {
             lines.append("lookup_success_after_repair \(fixed(100 * report.lookupSuccessAfterRepair, 2)) %")
             lines.append("lookups_after_repair \(report.lookupsAfterRepair)")
+            lines.append("records_exposed_to_mass_failure \(report.recordsExposedToMassFailure)")
         }
         lines += [
             "puts_stored \(report.putsStored)/\(report.putsIssued)",

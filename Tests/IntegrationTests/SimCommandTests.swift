@@ -59,6 +59,9 @@ import Testing
         #expect(try number(figures, "lookup_success_after_repair") == 100)
         // A record is lost only when all 3 copies fail: about 1/64 of them at 25 % failures.
         #expect(try number(figures, "record_survival") >= 90)
+        // Lost records are only those whose 3 holders all failed.
+        let lost = (try number(figures, "records_stored") * (1 - number(figures, "record_survival") / 100)).rounded()
+        #expect(lost <= (try number(figures, "records_exposed_to_mass_failure")))
     }
 
     @Test func badOptionIsRefusedWithUsageExitCode() async throws {

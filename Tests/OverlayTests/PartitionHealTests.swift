@@ -48,3 +48,39 @@ import Testing
         #expect(!check.isConsistent, "\(check)")
     }
 }
+
+/// A node cut off from everyone for a few seconds drops every peer it knew (successors, fingers,
+/// predecessor). Once the network is back it must find its way into the ring again and answer
+/// lookups, instead of failing every attempt with an empty routing table.
+@Suite struct IsolatedNodeTests {
+    @Test func nodeThatLostEveryPeerRejoinsTheRingAndAnswersLookups() {
+        var simulator = makeSimulator(seed: 3)
+        let indices = (0..<12).map { _ in simulator.addNode() }
+        simulator.installConvergedRing(indices)
+        simulator.run(for: .seconds(3))
+        let isolated = indices[4]
+        let cut = IsolationSwitch()
+        simulator.tamper = { sender, receiver, envelope in
+            cut.isOn && (sender == isolated || receiver == isolated) ? nil : envelope
+        }
+        cut.isOn = true
+        simulator.run(for: .seconds(8))
+        // Only suspects are left: no finger, no predecessor, and (at most) a suspect as successor.
+        #expect(simulator.node(isolated)?.fingers.allSatisfy { $0 == nil } == true)
+        #expect(simulator.node(isolated)?.predecessor == nil)
+        #expect((simulator.node(isolated)?.successors.count ?? 0) <= 1)
+        cut.isOn = false
+        simulator.run(for: .seconds(10))
+        #expect(simulator.ringIsConsistent())
+        for target in indices where target != isolated {
+            guard let key = simulator.node(target)?.me.id else { continue }
+            let request = simulator.request({ .lookupRequested(key, requestID: $0) }, from: isolated)
+            simulator.run(for: .seconds(3))
+            #expect(simulator.completions[request]?.result == .success(.owner(simulator.node(target)!.me)))
+        }
+    }
+}
+
+final class IsolationSwitch: @unchecked Sendable {
+    var isOn = false
+}

@@ -26,12 +26,15 @@ extension Benchmark {
             figures: [
                 Figure(name: "overlay.lookup_success.mass_failure", unit: "%", decimals: 2),
                 Figure(name: "overlay.record_loss.mass_failure", unit: "%", decimals: 2),
+                Figure(name: "overlay.record_loss_allowed.mass_failure", unit: "%", decimals: 2),
             ]
         ) { _ in
             let report = OverlayBench.massFailure()
             return [
                 "overlay.lookup_success.mass_failure": 100 * report.lookupSuccessAfterRepair,
                 "overlay.record_loss.mass_failure": 100 * (1 - report.recordSurvival),
+                // Records whose owner and both replica holders were all among the failed nodes.
+                "overlay.record_loss_allowed.mass_failure": 100 * report.allowedRecordLoss,
             ]
         },
         Benchmark(
