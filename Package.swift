@@ -34,7 +34,6 @@ let package = Package(
         .library(name: "SIPEvents", targets: ["SIPEvents"]),
         .library(name: "SIPEndpoint", targets: ["SIPEndpoint"]),
         .library(name: "Storage", targets: ["Storage"]),
-        .library(name: "OverlaySimulation", targets: ["OverlaySimulation"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
