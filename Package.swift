@@ -34,6 +34,7 @@ let package = Package(
         .library(name: "SIPEvents", targets: ["SIPEvents"]),
         .library(name: "SIPEndpoint", targets: ["SIPEndpoint"]),
         .library(name: "Storage", targets: ["Storage"]),
+        .library(name: "Energy", targets: ["Energy"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -86,20 +87,29 @@ let package = Package(
         .target(name: "Composition", dependencies: ["XMLSupport", "Rules"], swiftSettings: swiftSettings),
         // Energy community: household profiles, strategies, the coordinator's plan.
         .target(name: "Energy", swiftSettings: swiftSettings),
+        // The Service Delivery Platform: service components, their registry, and the runtime that deploys a
+        // composition across peers and keeps its wires (SIP subscriptions) alive.
+        .target(
+            name: "ServicePlatform",
+            dependencies: ["Composition", "Rules", "SIPSyntax", "SIPCore", "SIPEvents", "SIPEndpoint", "SIPTransport", "Overlay", "OverlaySIP", nioCore, logging],
+            swiftSettings: swiftSettings
+        ),
+        // Building surveillance (seed 000 §VI): alarm delivery with escalation, supporter selection.
+        .target(name: "Surveillance", dependencies: ["Rules", "Presence"], swiftSettings: swiftSettings),
         // Virtual time and deterministic randomness shared by the transcript tests; never linked
         // into the node.
         .target(name: "SMFTestSupport", swiftSettings: swiftSettings),
         .target(name: "ControlChannel", dependencies: [nioCore, nioPosix, nioConcurrencyHelpers, logging], swiftSettings: swiftSettings),
         .target(name: "XMLSupport", dependencies: ["CLibXML2"], swiftSettings: swiftSettings),
-        .target(name: "Storage", dependencies: [grdb, logging, "SIPEndpoint", "Overlay", "Community"], swiftSettings: swiftSettings),
+        .target(name: "Storage", dependencies: [grdb, logging, "SIPEndpoint", "Overlay", "Community", "ServicePlatform", "Surveillance"], swiftSettings: swiftSettings),
         .target(
             name: "SMFNode",
-            dependencies: ["SIPSyntax", "SIPCore", "SIPTransport", "SIPEvents", "SIPEndpoint", "Presence", "Storage", "XMLSupport", "ControlChannel", "Overlay", "OverlaySIP", "Discovery", "Community", "Composition", "Rules", "Energy", nioCore, nioPosix, logging, serviceLifecycle, unixSignals],
+            dependencies: ["SIPSyntax", "SIPCore", "SIPTransport", "SIPEvents", "SIPEndpoint", "Presence", "Storage", "XMLSupport", "ControlChannel", "Overlay", "OverlaySIP", "Discovery", "Community", "Composition", "Rules", "Energy", "ServicePlatform", "Surveillance", nioCore, nioPosix, logging, serviceLifecycle, unixSignals],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "smf",
-            dependencies: ["SMFNode", "SIPSyntax", "SIPTransport", "ControlChannel", "Overlay", "OverlaySimulation", "Community", "Composition", "Rules", "Energy", argumentParser, logging, serviceLifecycle, unixSignals, nioCore, nioPosix],
+            dependencies: ["SMFNode", "SIPSyntax", "SIPTransport", "ControlChannel", "Overlay", "OverlaySimulation", "Community", "Composition", "Rules", "Energy", "ServicePlatform", "Surveillance", argumentParser, logging, serviceLifecycle, unixSignals, nioCore, nioPosix],
             swiftSettings: swiftSettings
         ),
 
@@ -130,12 +140,18 @@ let package = Package(
         .testTarget(name: "RulesTests", dependencies: ["Rules"], swiftSettings: swiftSettings),
         .testTarget(name: "CompositionTests", dependencies: ["Composition", "Rules", "XMLSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "EnergyTests", dependencies: ["Energy"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ServicePlatformTests",
+            dependencies: ["ServicePlatform", "Composition", "Rules", "SIPEndpoint", "SIPEvents", "SIPTransport", "SIPSyntax", "Overlay", "OverlaySIP", nioCore, nioPosix, logging],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "SurveillanceTests", dependencies: ["Surveillance", "Rules", "Presence"], swiftSettings: swiftSettings),
         .testTarget(name: "ControlChannelTests", dependencies: ["ControlChannel", nioCore, nioPosix, logging], swiftSettings: swiftSettings),
         .testTarget(name: "XMLSupportTests", dependencies: ["XMLSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "StorageTests", dependencies: ["Storage", "SIPEndpoint", "Overlay", "Community", "SIPEvents", "SIPTransport", "SIPSyntax", grdb, logging], swiftSettings: swiftSettings),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "SIPEndpoint", "Overlay", "Community", "ServicePlatform", "Surveillance", "SIPEvents", "SIPTransport", "SIPSyntax", grdb, logging], swiftSettings: swiftSettings),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["SMFNode", "ControlChannel", "Presence", "SIPEndpoint", "Storage", "Overlay", "OverlaySIP", "Community", "Composition", "SIPTransport", "SIPCore", "SIPSyntax", nioCore, nioPosix, logging],
+            dependencies: ["SMFNode", "ControlChannel", "Presence", "SIPEndpoint", "Storage", "Overlay", "OverlaySIP", "Community", "Composition", "ServicePlatform", "Surveillance", "SIPTransport", "SIPCore", "SIPSyntax", nioCore, nioPosix, logging],
             exclude: ["sipp", "kamailio", "baresip"],
             swiftSettings: swiftSettings
         ),

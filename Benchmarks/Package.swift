@@ -39,6 +39,7 @@ let package = Package(
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "OverlaySimulation", package: "smf"),
+                .product(name: "Energy", package: "smf"),
             ] + nodeDependencies,
             swiftSettings: swiftSettings
         ),

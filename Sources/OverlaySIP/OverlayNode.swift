@@ -47,6 +47,9 @@ public actor OverlayNode: Service {
     private var knownIDs: [OverlayAddress: NodeID] = [:]
     private var stopped = false
     private var sequence: UInt64 = 0
+    private var storeObserver: (@Sendable ([ResourceRecord]) -> Void)?
+    private var storeSnapshotDue = false
+    private let storeSnapshotDelay: Duration = .milliseconds(200)
 
     /// Creates an idle node.
     /// - Parameters:
@@ -76,6 +79,9 @@ public actor OverlayNode: Service {
         self.epoch = epoch
         self.logger = logger
     }
+
+    /// The overlay tunables the node runs with.
+    public var configuration: OverlayConfiguration { chord.configuration }
 
     /// The overlay time now: the epoch plus the time elapsed on the clock.
     public var now: OverlayInstant { epoch.advanced(by: start.duration(to: clock.now)) }
@@ -135,6 +141,10 @@ public actor OverlayNode: Service {
             let phase = await waitForPhaseChange(timeout: attemptTimeout)
             if phase == .joined { return }
             guard !stopped else { throw OverlaySIPError(.stopped, "the node was stopped while joining") }
+            if Task.isCancelled {
+                abandonJoin()
+                throw OverlaySIPError(.stopped, "joining was cancelled")
+            }
             abandonJoin()
         }
         throw OverlaySIPError(.joinFailed, "no bootstrap of \(bootstrap.map(\.value)) admitted the node")
@@ -179,6 +189,28 @@ public actor OverlayNode: Service {
         case .success: throw OverlaySIPError(.overlay(.lookupFailed), "the lookup answered without an owner")
         case .failure(let error): throw OverlaySIPError(.overlay(error.code), error.detail)
         }
+    }
+
+    /// Calls `observer` with every record the node holds (owned and replicas, tombstones included) shortly after
+    /// the store changed; changes within 200 ms share one call. The driver persists these snapshots.
+    public func observeStore(_ observer: @escaping @Sendable ([ResourceRecord]) -> Void) {
+        storeObserver = observer
+    }
+
+    /// Takes back records kept from an earlier run (each verified; expired or forged ones are dropped) and
+    /// returns how many the store now holds of them. Call it once the node has joined, so the records sit
+    /// beside those the admitting peer handed over.
+    @discardableResult
+    public func restore(_ records: [ResourceRecord]) -> Int {
+        let moment = now
+        chord._preload(records, now: moment)
+        let held = Set(chord.store.allRecords.map(\.signature))
+        return records.filter { held.contains($0.signature) }.count
+    }
+
+    /// Every record the node holds, as owner or replica (tombstones included).
+    public func heldRecords() -> [ResourceRecord] {
+        chord.store.allRecords
     }
 
     /// The node's place in the ring.
@@ -231,8 +263,16 @@ public actor OverlayNode: Service {
             try? await clock.sleep(for: timeout)
             self.resumePhaseWaiter(id)
         }
-        let phase = await withCheckedContinuation { continuation in
-            phaseWaiters.append((id, continuation))
+        let phase = await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                if Task.isCancelled {
+                    continuation.resume(returning: chord.phase)
+                } else {
+                    phaseWaiters.append((id, continuation))
+                }
+            }
+        } onCancel: {
+            Task { await self.resumePhaseWaiter(id) }
         }
         timeoutTask.cancel()
         return phase
@@ -263,7 +303,7 @@ public actor OverlayNode: Service {
             case .complete(let completion):
                 waiters.removeValue(forKey: completion.requestID)?.resume(returning: completion.result)
             case .storeChanged:
-                break
+                scheduleStoreSnapshot()
             case .phaseChanged(let phase):
                 logger.debug("overlay phase changed", metadata: ["overlay.phase": "\(phase)", "overlay.node": "\(me)"])
                 if phase != .joining {
@@ -283,6 +323,20 @@ public actor OverlayNode: Service {
             do { try await clock.sleep(for: delay) } catch { return }
             self.timerFired(timer, taskID: id)
         }
+    }
+
+    private func scheduleStoreSnapshot() {
+        guard storeObserver != nil, !storeSnapshotDue else { return }
+        storeSnapshotDue = true
+        Task { [clock, storeSnapshotDelay] in
+            try? await clock.sleep(for: storeSnapshotDelay)
+            self.takeStoreSnapshot()
+        }
+    }
+
+    private func takeStoreSnapshot() {
+        storeSnapshotDue = false
+        storeObserver?(chord.store.allRecords)
     }
 
     private func timerFired(_ timer: OverlayTimer, taskID: UInt64) {

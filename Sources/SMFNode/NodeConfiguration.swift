@@ -1,3 +1,4 @@
+public import Overlay
 public import SIPCore
 public import SIPSyntax
 public import SIPTransport
@@ -25,6 +26,18 @@ public struct NodeConfiguration: Sendable {
     public var registrar: SIPURI?
     /// Registration lifetime asked of the registrar, in seconds (RFC 3261 §10.2.1.1).
     public var registrationExpires: Int = 600
+    /// Overlay peers to join the community's ring through (`host:port` or a SIP URI), tried in turn; empty
+    /// starts a new ring (docs/overlay.md).
+    public var overlayBootstrap: [OverlayAddress] = []
+    /// The overlay's tunables (stabilisation period, request timeout, replicas, …). A node keeps 4 copies of each
+    /// record (the owner and 3 successors), so 3 adjacent nodes may fail at once without losing a record.
+    public var overlay: OverlayConfiguration = {
+        var configuration = OverlayConfiguration()
+        configuration.replicaCount = 4
+        return configuration
+    }()
+    /// How long the node's own user registration in the overlay lives; it is stored again every half lifetime.
+    public var overlayRegistrationLifetime: Duration = .seconds(3600)
 
     public init(
         listeners: [SIPListenAddress] = NodeConfiguration.defaultListeners,

@@ -12,13 +12,18 @@ final class NodeRuntime: Sendable {
     let presence: NodePresence
     let inbox: MessageInbox
     let registration: RegistrationClient?
+    let overlay: NodeOverlay
 
-    init(database: SMFDatabase, endpoint: SIPEndpoint, presence: NodePresence, inbox: MessageInbox, registration: RegistrationClient?) {
+    init(
+        database: SMFDatabase, endpoint: SIPEndpoint, presence: NodePresence, inbox: MessageInbox, registration: RegistrationClient?,
+        overlay: NodeOverlay
+    ) {
         self.database = database
         self.endpoint = endpoint
         self.presence = presence
         self.inbox = inbox
         self.registration = registration
+        self.overlay = overlay
     }
 
     /// The node's address of record, `sip:USER@HOST:PORT`.

@@ -1,5 +1,7 @@
 import ControlChannel
 import Foundation
+import Overlay
+import OverlaySIP
 import SIPTransport
 
 /// The answer to `node.status`: what `smf status --data DIR` prints.
@@ -16,14 +18,23 @@ public struct NodeStatus: Codable, Sendable, Equatable {
     public var uptimeSeconds: Int
     /// The node's process id.
     public var pid: Int
+    /// The node's overlay Node-ID (40 hex digits), once it started.
+    public var nodeID: String?
+    /// The overlay ring phase: `idle`, `joining`, `joined` or `left`.
+    public var ringPhase: String?
 
-    public init(version: String, user: String, dataDirectory: String, listeners: [String], uptimeSeconds: Int, pid: Int) {
+    public init(
+        version: String, user: String, dataDirectory: String, listeners: [String], uptimeSeconds: Int, pid: Int, nodeID: String? = nil,
+        ringPhase: String? = nil
+    ) {
         self.version = version
         self.user = user
         self.dataDirectory = dataDirectory
         self.listeners = listeners
         self.uptimeSeconds = uptimeSeconds
         self.pid = pid
+        self.nodeID = nodeID
+        self.ringPhase = ringPhase
     }
 }
 
@@ -36,15 +47,19 @@ extension SMFNode {
         let transport = self.transport
         let configuration = self.configuration
         let started = self.startedAt
-        try control.register("node.status", arguments: NoArguments.self, summary: "version, user, data dir, listeners, uptime and pid") { _, _ in
+        let slot = self.runtimeSlot
+        try control.register("node.status", arguments: NoArguments.self, summary: "version, user, data dir, listeners, uptime, pid, Node-ID and ring phase") { _, _ in
             let uptime = ContinuousClock.now - started
+            let overlay = await slot.current?.overlay.node.status()
             return NodeStatus(
                 version: SMFVersion.current,
                 user: configuration.user,
                 dataDirectory: URL(fileURLWithPath: configuration.dataDirectory).standardizedFileURL.path,
                 listeners: await transport.boundAddresses.map(\.description),
                 uptimeSeconds: Int(uptime.components.seconds),
-                pid: Int(ProcessInfo.processInfo.processIdentifier)
+                pid: Int(ProcessInfo.processInfo.processIdentifier),
+                nodeID: overlay?.me.id.description,
+                ringPhase: overlay.map { "\($0.phase)" }
             )
         }
     }

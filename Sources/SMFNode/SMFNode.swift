@@ -3,6 +3,8 @@ import Foundation
 public import Logging
 import NIOCore
 import NIOPosix
+import Overlay
+import OverlaySIP
 import Presence
 import ServiceLifecycle
 public import SIPEndpoint
@@ -14,7 +16,7 @@ public import SIPTransport
 /// One running `smf` node: its data directory and database, control channel, SIP transport and UA core, and the
 /// SIP endpoint serving `presence` and the M2M packages, wired into a `ServiceGroup`.
 ///
-/// Services start in dependency order (storage → control → transport → endpoint) and shut down in reverse, so
+/// Services start in dependency order (storage → control → transport → overlay → endpoint) and shut down in reverse, so
 /// the endpoint stops before the transport closes. Call ``start()`` to open the database and control socket, bind
 /// the listeners and start the endpoint, then ``run()``; ``shutdown()`` (or a configured signal) ends ``run()``
 /// gracefully.
@@ -26,7 +28,8 @@ public final class SMFNode: Sendable {
     public let control: ControlCommandRegistry
     let controlServer: ControlServer
     let startedAt: ContinuousClock.Instant
-    let runtimeSlot = NodeRuntimeSlot()
+    let runtimeSlot: NodeRuntimeSlot
+    let listenAddresses: NodeTransportAddresses
     private let logger: Logger
     private let group: ServiceGroup
 
@@ -50,7 +53,12 @@ public final class SMFNode: Sendable {
         transportConfiguration.listeners = configuration.listeners
         transportConfiguration.timers = configuration.timers
         transportConfiguration.userAgent = SMFVersion.productToken
-        self.transport = SIPTransport(configuration: transportConfiguration, handler: userAgent, eventLoopGroup: eventLoopGroup, logger: logger)
+        let runtimeSlot = NodeRuntimeSlot()
+        let listenAddresses = NodeTransportAddresses()
+        self.runtimeSlot = runtimeSlot
+        self.listenAddresses = listenAddresses
+        let router = NodeRequestRouter(core: userAgent, slot: runtimeSlot, transport: listenAddresses, user: configuration.user, logger: logger)
+        self.transport = SIPTransport(configuration: transportConfiguration, handler: router, eventLoopGroup: eventLoopGroup, logger: logger)
         self.startedAt = ContinuousClock.now
         self.control = ControlCommandRegistry()
         self.controlServer = ControlServer(dataDirectory: configuration.dataDirectory, registry: control, eventLoopGroup: eventLoopGroup, logger: logger)
@@ -60,6 +68,7 @@ public final class SMFNode: Sendable {
                     .init(service: StorageService()),
                     .init(service: ControlService(server: controlServer)),
                     .init(service: transport),
+                    .init(service: OverlayService(slot: runtimeSlot)),
                     .init(service: EndpointService(slot: runtimeSlot, logger: logger)),
                     .init(service: ReadinessService(transport: transport, onReady: onReady)),
                 ],
@@ -70,6 +79,7 @@ public final class SMFNode: Sendable {
         do {
             try registerNodeCommands()
             try registerEventCommands()
+            try registerOverlayCommands()
         } catch {
             logger.error("cannot register the node's control commands", metadata: ["smf.error": "\(error)"])
         }
@@ -106,6 +116,7 @@ public final class SMFNode: Sendable {
             await controlServer.close()
             throw SMFNodeError(problem: "cannot open SIP listeners \(configuration.listeners.map(\.description).joined(separator: " ")): \(error)")
         }
+        listenAddresses.set(addresses)
         do {
             try await startEndpoint(database: database, addresses: addresses)
         } catch {
@@ -128,6 +139,7 @@ public final class SMFNode: Sendable {
         guard let aor = Self.addressOfRecord(user: configuration.user, addresses: addresses) else {
             throw SMFNodeError(problem: "the node has no SIP listener to name its address of record")
         }
+        let overlay = try await startOverlay(database: database, addresses: addresses, aor: aor)
         let endpoint = SIPEndpoint(
             configuration: SIPEndpointConfiguration(localURI: aor), transport: transport, userAgent: userAgent,
             store: database.endpointStore, packages: [PresenceEventPackage()] + M2MEventPackages.all, logger: logger)
@@ -146,8 +158,38 @@ public final class SMFNode: Sendable {
         await presence.restore()
         let inbox = MessageInbox(database: database, configuration: endpoint.configuration, logger: logger)
         await inbox.install(on: userAgent)
-        let runtime = NodeRuntime(database: database, endpoint: endpoint, presence: presence, inbox: inbox, registration: registration)
+        let runtime = NodeRuntime(
+            database: database, endpoint: endpoint, presence: presence, inbox: inbox, registration: registration, overlay: overlay)
         runtimeSlot.set(runtime)
+    }
+
+    /// Loads (or creates) `<data>/identity.key` and puts an ``OverlayNode`` on the node's transport: overlay
+    /// REGISTERs (with `Overlay-Message`) reach it, every other request still reaches the endpoint.
+    private func startOverlay(database: SMFDatabase, addresses: [SIPListenAddress], aor: SIPURI) async throws -> NodeOverlay {
+        let identity: NodeIdentity
+        do {
+            identity = try NodeIdentity.loadOrCreate(in: URL(fileURLWithPath: configuration.dataDirectory))
+        } catch {
+            throw SMFNodeError(problem: "cannot load the node identity: \(error)")
+        }
+        guard let address = NodeOverlay.overlayAddress(of: addresses) else {
+            throw SMFNodeError(problem: "the node has no SIP listener for the overlay")
+        }
+        // Record expiries travel between nodes, so overlay time is Unix time, read once here by the driver.
+        let epoch = OverlayInstant(milliseconds: Int64(Date().timeIntervalSince1970 * 1000))
+        var overlayLogger = logger
+        overlayLogger[metadataKey: "overlay.node"] = "\(identity.nodeID.shortDescription)"
+        let node = OverlayNode(
+            identity: identity, address: address, transport: transport, configuration: configuration.overlay, epoch: epoch,
+            logger: overlayLogger)
+        let slot = runtimeSlot
+        await node.attach(to: userAgent) { incoming in
+            guard let overlay = slot.current?.overlay else { return .answering(incoming.request, statusCode: 503) }
+            return await overlay.register(phone: incoming)
+        }
+        return NodeOverlay(
+            node: node, database: database, bootstrap: configuration.overlayBootstrap, addressOfRecord: aor.description,
+            contact: aor.description, registrationLifetime: configuration.overlayRegistrationLifetime, logger: overlayLogger)
     }
 
     /// The node's SIP endpoint, once ``start()`` succeeded.

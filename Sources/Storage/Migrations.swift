@@ -19,6 +19,7 @@ enum Migrations {
 
         registerSIPEndpoint(&migrator)
         registerMessages(&migrator)
+        registerOverlay(&migrator)
 
         return migrator
     }()

@@ -12,7 +12,8 @@ import SMFNode
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Start two nodes that exchange OPTIONS over UDP and TCP, print the exchange, and exit."
+        abstract: "Start two nodes that exchange OPTIONS over UDP and TCP, print the exchange, and exit.",
+        subcommands: [EnergyDemoCommand.self]
     )
 
     @OptionGroup var logging: LoggingOptions

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Overlay
 import SIPSyntax
 import SIPTransport
 import SMFNode
@@ -14,7 +15,9 @@ struct RunCommand: AsyncParsableCommand {
         discussion: """
             The node keeps its state in <dir>/smf.sqlite and answers `smf` commands on <dir>/control.sock. It is the \
             presence agent of its address of record sip:USER@HOST:PORT (its first UDP listener) and serves the \
-            presence and m2m-alarm event packages and MESSAGE. Prints one line 'smf ready: <listeners> data=<dir>' \
+            presence and m2m-alarm event packages and MESSAGE. It takes part in the community's overlay (a Chord ring \
+            carried in SIP REGISTERs) with the key in <dir>/identity.key, joining through --bootstrap peers, and \
+            registers its address of record there. Prints one line 'smf ready: <listeners> data=<dir>' \
             on stdout once the listeners are open; logs go to stderr.
             """
     )
@@ -50,6 +53,30 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Registration lifetime asked of the registrar, in seconds.", valueName: "seconds"))
     var registerExpires: Int = 600
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "An overlay peer to join the community's ring through, as host:port or a SIP URI (e.g. sip:127.0.0.1:5070). Repeatable, tried in turn; none starts a new ring.",
+            valueName: "uri"
+        )
+    )
+    var bootstrap: [String] = []
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Overlay stabilisation and finger refresh period in ms (default 5000); tests use short periods.", valueName: "ms")
+    )
+    var overlayStabilizeMs: Int?
+
+    @Option(name: .long, help: ArgumentHelp("How long the overlay waits for one answer, in ms (default 1000).", valueName: "ms"))
+    var overlayTimeoutMs: Int?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Total copies of each overlay record: the owner and its next successors (default 4, so 3 adjacent failures lose nothing).", valueName: "n")
+    )
+    var overlayReplicas: Int?
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -60,6 +87,18 @@ struct RunCommand: AsyncParsableCommand {
         _ = try registrarURI()
         guard (60...86_400).contains(registerExpires) else {
             throw ValidationError("--register-expires must be between 60 and 86400 seconds, not \(registerExpires)")
+        }
+        for text in bootstrap {
+            do throws(SMFNodeError) { _ = try NodeConfiguration.bootstrapAddress(text) } catch { throw ValidationError("--bootstrap: \(error.problem)") }
+        }
+        if let overlayStabilizeMs, !(50...600_000).contains(overlayStabilizeMs) {
+            throw ValidationError("--overlay-stabilize-ms must be between 50 and 600000, not \(overlayStabilizeMs)")
+        }
+        if let overlayTimeoutMs, !(20...60_000).contains(overlayTimeoutMs) {
+            throw ValidationError("--overlay-timeout-ms must be between 20 and 60000, not \(overlayTimeoutMs)")
+        }
+        if let overlayReplicas, !(1...6).contains(overlayReplicas) {
+            throw ValidationError("--overlay-replicas must be between 1 and 6 (the successor list length), not \(overlayReplicas)")
         }
         var seen = Set<SIPListenAddress>()
         for address in listen where !seen.insert(address).inserted && address.port != 0 {
@@ -85,6 +124,10 @@ struct RunCommand: AsyncParsableCommand {
             registrar: try registrarURI()
         )
         configuration.registrationExpires = registerExpires
+        configuration.overlayBootstrap = try bootstrap.map { text throws(SMFNodeError) in try NodeConfiguration.bootstrapAddress(text) }
+        if let overlayStabilizeMs { configuration.setOverlayStabilizeInterval(.milliseconds(overlayStabilizeMs)) }
+        if let overlayTimeoutMs { configuration.overlay.requestTimeout = .milliseconds(overlayTimeoutMs) }
+        if let overlayReplicas { configuration.overlay.replicaCount = overlayReplicas }
         let dataDirectory = data
         let node = SMFNode(
             configuration: configuration,

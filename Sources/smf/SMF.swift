@@ -11,7 +11,8 @@ struct SMF: AsyncParsableCommand {
         version: SMFVersion.current,
         subcommands: [
             RunCommand.self, StatusCommand.self, PresenceCommand.self, MessageCommand.self, MessagesCommand.self,
-            SubscriptionsCommand.self, StateCommand.self, OptionsCommand.self, DemoCommand.self, SimCommand.self,
+            SubscriptionsCommand.self, StateCommand.self, OptionsCommand.self, DemoCommand.self, ComposeCommand.self,
+            OverlayCommand.self, SimCommand.self,
         ]
     )
 }

@@ -40,6 +40,8 @@ struct StatusCommand: AsyncParsableCommand {
             "smf \(status.version) node '\(status.user)' running (pid \(status.pid), up \(formatDuration(seconds: status.uptimeSeconds)))",
             "data:      \(status.dataDirectory)",
             "listeners: \(status.listeners.isEmpty ? "none" : status.listeners.joined(separator: " "))",
+            "node-id:   \(status.nodeID ?? "none")",
+            "ring:      \(status.ringPhase ?? "not started")",
         ].joined(separator: "\n")
     }
 

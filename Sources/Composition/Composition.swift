@@ -1,1 +1,0 @@
-// The composition language: model, XSD validation, semantic checks. See docs/compositions.md.

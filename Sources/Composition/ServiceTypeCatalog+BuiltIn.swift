@@ -1,0 +1,267 @@
+/// The event packages (RFC 6665 §7) the built-in service types use.
+public enum M2MEventPackage {
+    /// Sensor readings (sensor id, building, kind, value, time).
+    public static let sensor = "m2m-sensor"
+    /// Requests to forward a sensor's value to the destination named in the request.
+    public static let sensorForward = "m2m-sensor-forward"
+    /// Alarms raised by an evaluator (kind, severity, building, contributing readings).
+    public static let alarm = "m2m-alarm"
+    /// Supporter registrations (kind of event, building ids, contact).
+    public static let supporterRegistration = "m2m-supporter-registration"
+    /// The supporters responsible for an event kind in a building.
+    public static let supporters = "m2m-supporters"
+    /// Availability and location of supporters (PIDF, RFC 3863; PIDF-LO, RFC 4119).
+    public static let presence = "presence"
+    /// The supporters selected for one alarm, in the order to contact them.
+    public static let selection = "m2m-selection"
+    /// The outcome of an alarm's delivery (who was told, when, over what, who accepted).
+    public static let alarmDelivery = "m2m-alarm-delivery"
+    /// A household's production and consumption per interval.
+    public static let meter = "m2m-meter"
+    /// A household's flexible loads (energy, power, earliest start, deadline).
+    public static let flexibility = "m2m-flexibility"
+    /// A sub-community's aggregated production and consumption.
+    public static let balance = "m2m-balance"
+    /// Start/defer advice for flexible loads.
+    public static let advice = "m2m-advice"
+}
+
+extension ServiceTypeCatalog {
+    /// The service types smf ships: the building surveillance application (seed 000 §VI), a rule
+    /// component, a simulated sensor, and the energy community (seed 000 §IV).
+    public static let builtIn = ServiceTypeCatalog(surveillanceTypes + energyTypes)
+
+    private static let sensorFilters = ["building", "kind", "sensor"]
+
+    private static let readingsOut = PortDescriptor(
+        "readings", package: M2MEventPackage.sensor, value: "sensor-reading", filters: sensorFilters,
+        "sensor readings")
+
+    private static let ruleInput = PortDescriptor(
+        "readings", package: M2MEventPackage.sensor, value: "sensor-reading", required: true,
+        "the sensor readings the rules look at")
+
+    /// The building surveillance types, plus `rule` and `simulated-sensor`.
+    public static let surveillanceTypes: [ServiceTypeDescriptor] = [
+        ServiceTypeDescriptor(
+            name: "simulated-sensor",
+            summary: "A sensor that reports a value periodically and, optionally, an event value from a given time on.",
+            outputs: [readingsOut],
+            parameters: [
+                ParameterDescriptor("sensor-id", .string, required: true, "the sensor's id"),
+                ParameterDescriptor("building", .string, required: true, "the building it is in"),
+                ParameterDescriptor("kind", .string, required: true, "what it measures: smoke, temperature, motion, door, …"),
+                ParameterDescriptor("value", .decimal, "the value it normally reports (default 0)"),
+                ParameterDescriptor("interval", .duration, "how often it reports (default 60s)"),
+                ParameterDescriptor("event-at", .duration, "when after start the simulated event begins"),
+                ParameterDescriptor("event-value", .decimal, "the value it reports once the event began"),
+            ]),
+        ServiceTypeDescriptor(
+            name: "supporter-registry",
+            summary: "Service 1: supporters register the event kinds and buildings they answer for, with their contact.",
+            inputs: [
+                PortDescriptor(
+                    "registrations", package: M2MEventPackage.supporterRegistration, value: "registration",
+                    "registrations from a front end (supporters may also register directly by SIP)")
+            ],
+            outputs: [
+                PortDescriptor(
+                    "supporters", package: M2MEventPackage.supporters, value: "supporter-list",
+                    filters: ["building", "kind"], "the supporters responsible for an event kind in a building")
+            ],
+            parameters: [
+                ParameterDescriptor("registration-expiry", .duration, "how long a registration lasts unless refreshed")
+            ]),
+        ServiceTypeDescriptor(
+            name: "supporter-availability",
+            summary: "Service 2: supporters PUBLISH availability and location (PIDF, PIDF-LO); answers who is available where.",
+            inputs: [
+                PortDescriptor(
+                    "reports", package: M2MEventPackage.presence, value: "availability",
+                    "presence documents from a presence server (supporters may also PUBLISH directly)")
+            ],
+            outputs: [
+                PortDescriptor(
+                    "availability", package: M2MEventPackage.presence, value: "availability",
+                    filters: ["supporter"], "availability and location of supporters")
+            ],
+            parameters: [
+                ParameterDescriptor("max-age", .duration, "how old a report may be before the supporter counts as unavailable")
+            ]),
+        ServiceTypeDescriptor(
+            name: "sensor-recorder",
+            summary: "Service 3: stores sensor readings (SQLite) and forwards a requested sensor's value to the destination named in the request.",
+            inputs: [
+                PortDescriptor(
+                    "readings", package: M2MEventPackage.sensor, value: "sensor-reading",
+                    "readings from sensors wired in the composition (sensors may also PUBLISH directly)")
+            ],
+            outputs: [
+                readingsOut,
+                PortDescriptor(
+                    "forwards", package: M2MEventPackage.sensorForward, value: "forward-request",
+                    filters: ["building", "sensor"], "requested values with their destination, for a forwarder"),
+            ],
+            parameters: [
+                ParameterDescriptor("retention", .duration, "how long readings are kept"),
+                ParameterDescriptor("report", .oneOf(["periodic", "on-change"]), "which readings go out: each one or changes only"),
+            ]),
+        ServiceTypeDescriptor(
+            name: "sensor-forwarder",
+            summary: "Service 4: sends requested sensor values to the destination contained in the request.",
+            inputs: [
+                PortDescriptor(
+                    "requests", package: M2MEventPackage.sensorForward, value: "forward-request", required: true,
+                    "values to forward, each with its destination")
+            ],
+            outputs: [readingsOut],
+            parameters: [
+                ParameterDescriptor("destination", .sipURI, "where to send values whose request names no destination")
+            ]),
+        ServiceTypeDescriptor(
+            name: "event-evaluator",
+            summary: "Service 5: evaluates a building's sensor values with the declared rules and raises alarms (fire, intrusion, …).",
+            inputs: [ruleInput],
+            outputs: [
+                PortDescriptor(
+                    "alarms", package: M2MEventPackage.alarm, value: "alarm", filters: ["building", "kind"],
+                    "alarms: kind, severity, building, contributing readings")
+            ],
+            parameters: [
+                ParameterDescriptor(
+                    "mode", .oneOf(["pull", "push"]), required: true,
+                    "pull: it asks the recorder itself; push: values are sent to it through a forwarder"),
+                ParameterDescriptor("building", .string, "the building it watches (all when absent)"),
+                ParameterDescriptor("poll-interval", .duration, "in pull mode, how often it asks"),
+            ],
+            takesRules: true),
+        ServiceTypeDescriptor(
+            name: "supporter-selector",
+            summary: "Service 6: for an alarm, asks the registry for responsible supporters and orders them by availability and distance.",
+            inputs: [
+                PortDescriptor("alarms", package: M2MEventPackage.alarm, value: "alarm", required: true, "alarms to staff"),
+                PortDescriptor(
+                    "supporters", package: M2MEventPackage.supporters, value: "supporter-list", required: true,
+                    "responsible supporters, from the registry"),
+                PortDescriptor(
+                    "availability", package: M2MEventPackage.presence, value: "availability",
+                    "availability and location (variant 1; variant 2 supporters report none)"),
+            ],
+            outputs: [
+                PortDescriptor(
+                    "selections", package: M2MEventPackage.selection, value: "selection", filters: ["building"],
+                    "whom to contact for an alarm, in order, and why")
+            ],
+            parameters: [
+                ParameterDescriptor("order", .oneOf(["distance", "availability", "registration"]), "how supporters are ordered"),
+                ParameterDescriptor("max-distance-m", .decimal, "leave out supporters further away than this"),
+                ParameterDescriptor("max-supporters", .integer, "how many supporters to select at most"),
+            ]),
+        ServiceTypeDescriptor(
+            name: "supporter-notifier",
+            summary: "Service 7: contacts the selected supporters (NOTIFY or MESSAGE in variant 1, SUBSCRIBE in variant 2), escalating until one accepts.",
+            inputs: [
+                PortDescriptor(
+                    "selections", package: M2MEventPackage.selection, value: "selection", required: true,
+                    "alarms with the supporters to contact")
+            ],
+            outputs: [
+                PortDescriptor(
+                    "deliveries", package: M2MEventPackage.alarmDelivery, value: "delivery-outcome",
+                    filters: ["building"], "who was told, when, over what, and who accepted")
+            ],
+            parameters: [
+                ParameterDescriptor(
+                    "variant", .oneOf(["notify", "subscribe"]), required: true,
+                    "notify: variant 1 (NOTIFY, or MESSAGE to plain phones); subscribe: variant 2"),
+                ParameterDescriptor("accept-timeout", .duration, "how long a supporter has to accept before the next is contacted"),
+                ParameterDescriptor("retry-interval", .duration, "how often an unanswered delivery is retried"),
+                ParameterDescriptor("message-fallback", .boolean, "send a MESSAGE to supporters that cannot take a NOTIFY"),
+            ]),
+        ServiceTypeDescriptor(
+            name: "rule",
+            summary: "A generic rule component: raises an event whenever one of its declared rules becomes true.",
+            inputs: [ruleInput],
+            outputs: [
+                PortDescriptor(
+                    "events", package: M2MEventPackage.alarm, value: "alarm", filters: ["building", "kind"],
+                    "events raised by the rules")
+            ],
+            parameters: [ParameterDescriptor("building", .string, "the building it watches (all when absent)")],
+            takesRules: true),
+    ]
+
+    /// The energy community types.
+    public static let energyTypes: [ServiceTypeDescriptor] = [
+        ServiceTypeDescriptor(
+            name: "household-meter",
+            summary: "Publishes a household's production and consumption per interval.",
+            outputs: [
+                PortDescriptor(
+                    "readings", package: M2MEventPackage.meter, value: "meter-reading", filters: ["household"],
+                    "production and consumption per interval")
+            ],
+            parameters: [
+                ParameterDescriptor("household", .string, required: true, "the household's id"),
+                ParameterDescriptor("interval", .duration, "the metering interval (default 15m)"),
+                ParameterDescriptor(
+                    "share", .oneOf(["aggregate", "detailed"]),
+                    "aggregate (default): only totals leave the household; detailed: per-device values too"),
+            ]),
+        ServiceTypeDescriptor(
+            name: "flexibility",
+            summary: "Declares a household's flexible loads and obeys start/defer advice.",
+            inputs: [
+                PortDescriptor(
+                    "advice", package: M2MEventPackage.advice, value: "advice", required: true,
+                    "start/defer advice from a coordinator")
+            ],
+            outputs: [
+                PortDescriptor(
+                    "offers", package: M2MEventPackage.flexibility, value: "flexibility-offer",
+                    filters: ["household"], "flexible loads: energy, power, earliest start, deadline")
+            ],
+            parameters: [
+                ParameterDescriptor("household", .string, required: true, "the household's id"),
+                ParameterDescriptor("loads", .string, "the flexible loads, e.g. 'ev washing-machine heat-pump'"),
+            ]),
+        ServiceTypeDescriptor(
+            name: "community-balance",
+            summary: "Aggregates the sub-community's production and consumption.",
+            inputs: [
+                PortDescriptor(
+                    "readings", package: M2MEventPackage.meter, value: "meter-reading", required: true,
+                    "household meter readings")
+            ],
+            outputs: [
+                PortDescriptor(
+                    "balance", package: M2MEventPackage.balance, value: "balance", filters: ["feeder"],
+                    "the community's load curve so far")
+            ],
+            parameters: [
+                ParameterDescriptor("feeder", .string, required: true, "the feeder the households are on"),
+                ParameterDescriptor("interval", .duration, "the aggregation interval (default 15m)"),
+            ]),
+        ServiceTypeDescriptor(
+            name: "coordinator",
+            summary: "Plans the community's flexible loads to lower its joint peak and advises them by NOTIFY.",
+            inputs: [
+                PortDescriptor(
+                    "balance", package: M2MEventPackage.balance, value: "balance", required: true,
+                    "the community's load curve"),
+                PortDescriptor(
+                    "offers", package: M2MEventPackage.flexibility, value: "flexibility-offer", required: true,
+                    "the flexible loads to plan"),
+            ],
+            outputs: [
+                PortDescriptor(
+                    "advice", package: M2MEventPackage.advice, value: "advice", filters: ["household"],
+                    "start/defer advice per load")
+            ],
+            parameters: [
+                ParameterDescriptor("algorithm", .oneOf(["valley-filling", "none"]), "the planning algorithm (default valley-filling)"),
+                ParameterDescriptor("horizon", .duration, "how far ahead it plans (default 24h)"),
+                ParameterDescriptor("priority", .integer, "several coordinators defer to the lowest priority number"),
+            ]),
+    ]
+}

@@ -1,1 +1,0 @@
-// Energy community: households, strategies, coordinator. See docs/energy.md.

@@ -1,1 +1,0 @@
-// Declarative rule evaluation (thresholds, combinations, time windows). See docs/compositions.md.

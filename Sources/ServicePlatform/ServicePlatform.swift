@@ -1,0 +1,1 @@
+// The Service Delivery Platform. See docs/services.md.

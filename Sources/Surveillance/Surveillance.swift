@@ -1,0 +1,1 @@
+// Building surveillance. See docs/surveillance.md.

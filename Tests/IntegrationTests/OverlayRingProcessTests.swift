@@ -1,0 +1,150 @@
+import Foundation
+import SMFNode
+import Testing
+
+/// `smf run` processes forming one overlay ring on 127.0.0.1 (issue 4 "What it must show").
+@Suite(.serialized) struct OverlayRingProcessTests {
+    @Test func twelveNodesFormOneRingAndKeepEveryRecordWhenThreeAdjacentNodesAreKilled() async throws {
+        let clock = ContinuousClock()
+        let started = clock.now
+        let first = try await OverlayProcess()
+        var nodes = [first]
+        defer { for node in nodes { node.cleanUp() } }
+        for _ in 1..<12 {
+            nodes.append(try await OverlayProcess(bootstrap: [first.address]))
+        }
+
+        // One ring over all 12, checked through `smf overlay status`.
+        var statuses: [OverlayStatusReport] = []
+        let formed = try await pollUntil(within: .seconds(40)) {
+            statuses = []
+            for node in nodes {
+                guard let status = try await node.overlayStatus() else { return false }
+                statuses.append(status)
+            }
+            return formsOneRing(statuses, ids: statuses.map(\.node.id))
+        }
+        #expect(formed, "no single ring of 12; statuses: \(statuses.map { "\($0.node.id.prefix(8)) → \($0.successors.first?.id.prefix(8) ?? "-") pred \($0.predecessor?.id.prefix(8) ?? "-")" })")
+        guard formed else { return }
+        let ringFormed = clock.now
+
+        // 30 records through various nodes.
+        let names = (0..<30).map { "meter-\($0)" }
+        for (index, name) in names.enumerated() {
+            let put = try await nodes[index % nodes.count].smf(["overlay", "put", name, "reading \(index)"])
+            #expect(put.status == 0, "put \(name): \(put.output)")
+        }
+
+        // Kill three nodes adjacent on the ring (by Node-ID order).
+        let ordered = nodes.sorted { ($0.nodeID(in: statuses) ?? "") < ($1.nodeID(in: statuses) ?? "") }
+        let victims = Array(ordered[4..<7])
+        for victim in victims { try await victim.stop(with: SIGKILL) }
+        let killed = clock.now
+        let survivors = nodes.filter { node in !victims.contains { $0 === node } }
+        #expect(survivors.count == 9)
+
+        // Repair: the 9 survivors form one ring again.
+        let repaired = try await pollUntil(within: .seconds(40)) {
+            statuses = []
+            for node in survivors {
+                guard let status = try await node.overlayStatus() else { return false }
+                statuses.append(status)
+            }
+            return formsOneRing(statuses, ids: statuses.map(\.node.id))
+        }
+        #expect(repaired, "the survivors did not repair the ring")
+        print("overlay ring: 12 processes formed one ring \(ringFormed - started) after the first start; 9 survivors repaired it \(clock.now - killed) after the SIGKILLs")
+
+        // Every record is still found, asked through every survivor in turn.
+        for (index, name) in names.enumerated() {
+            let reader = survivors[index % survivors.count]
+            let get = try await reader.smf(["overlay", "get", name])
+            #expect(get.status == 0, "get \(name) via \(reader.address): \(get.output)")
+            #expect(get.output == "reading \(index)\n", "get \(name) via \(reader.address)")
+        }
+        // Every node's registration (the killed ones' too: they were stored before) is found.
+        for (index, node) in nodes.enumerated() {
+            let reader = survivors[index % survivors.count]
+            let lookup = try await reader.smf(["overlay", "lookup", node.addressOfRecord])
+            #expect(lookup.status == 0, "lookup \(node.addressOfRecord) via \(reader.address): \(lookup.output)")
+            #expect(lookup.output == "\(node.addressOfRecord)\n")
+        }
+        let absent = try await survivors[0].smf(["overlay", "get", "no-such-record"])
+        #expect(absent.status == 1)
+        #expect(absent.output.contains("no record named 'no-such-record' in the overlay"))
+    }
+
+    @Test(arguments: [SIGTERM, SIGKILL])
+    func recordsSurviveARestartOfALoneNode(signal: Int32) async throws {
+        let sqlite = try requireTool("sqlite3")
+        let node = try await OverlayProcess()
+        defer { node.cleanUp() }
+        let put = try await node.smf(["overlay", "put", "valve-3", "open"])
+        #expect(put.status == 0, "\(put.output)")
+        let status = try #require(try await node.overlayStatus())
+        // The store snapshot reaches overlay_records shortly after the put, without a shutdown.
+        let database = node.dataDirectory.appendingPathComponent("smf.sqlite").path
+        let saved = try await pollUntil(within: .seconds(10), every: .milliseconds(100)) {
+            let rows = try await runTool(sqlite, [database, "SELECT count(*) FROM overlay_records WHERE name = 'valve-3'"])
+            return rows.output.trimmingCharacters(in: .whitespacesAndNewlines) == "1"
+        }
+        #expect(saved)
+        try await node.stop(with: signal)
+
+        let restarted = try await OverlayProcess(dataDirectory: node.dataDirectory, port: node.port)
+        defer { restarted.cleanUp() }
+        let again = try #require(try await restarted.overlayStatus())
+        #expect(again.node.id == status.node.id)  // the identity key survived
+        let found = try await pollUntil(within: .seconds(10)) {
+            try await restarted.smf(["overlay", "get", "valve-3"]).output == "open\n"
+        }
+        #expect(found)
+        let lookup = try await restarted.smf(["overlay", "lookup", restarted.addressOfRecord])
+        #expect(lookup.output == "\(restarted.addressOfRecord)\n")
+    }
+
+    @Test func sigtermLeavesTheRingSoThePeerDropsTheNodeAtOnce() async throws {
+        // 5 s periods and 1 s timeouts: failure detection could not drop the node within the 2 s allowed below.
+        let a = try await OverlayProcess(stabilizeMs: 5000, timeoutMs: 1000)
+        defer { a.cleanUp() }
+        let b = try await OverlayProcess(bootstrap: [a.address], stabilizeMs: 5000, timeoutMs: 1000)
+        defer { b.cleanUp() }
+        let joined = try await pollUntil(within: .seconds(20)) {
+            guard let sa = try await a.overlayStatus(), let sb = try await b.overlayStatus() else { return false }
+            return formsOneRing([sa, sb], ids: [sa.node.id, sb.node.id])
+        }
+        #expect(joined)
+        try await b.stop(with: SIGTERM)
+        let dropped = try await pollUntil(within: .seconds(2), every: .milliseconds(100)) {
+            guard let status = try await a.overlayStatus() else { return false }
+            return status.predecessor == nil && status.successors.isEmpty
+        }
+        #expect(dropped, "the leaving node's goodbye did not reach its peer")
+    }
+
+    @Test func statusShowsTheNodeIDAndRingPhase() async throws {
+        let node = try await OverlayProcess()
+        defer { node.cleanUp() }
+        let overlay = try #require(try await node.overlayStatus())
+        let status = try await node.smf(["status"])
+        #expect(status.status == 0)
+        #expect(status.output.contains("node-id:   \(overlay.node.id)"))
+        #expect(status.output.contains("ring:      joined"))
+        let text = try await node.smf(["overlay", "status"])
+        #expect(text.output.contains("phase:       joined"))
+        #expect(text.output.contains("aor:         \(node.addressOfRecord)"))
+    }
+
+    @Test func badBootstrapIsRejectedWithAClearMessage() async throws {
+        let result = try await runTool(smfBinary(), ["run", "--data", "/tmp/unused-overlay", "--bootstrap", "sip:"], timeout: .seconds(10))
+        #expect(result.status != 0)
+        #expect(result.output.contains("--bootstrap: bootstrap 'sip:' is neither host:port nor a SIP URI"))
+    }
+}
+
+extension OverlayProcess {
+    /// This node's Node-ID as the statuses report it (matched by address).
+    func nodeID(in statuses: [OverlayStatusReport]) -> String? {
+        statuses.first { $0.node.address == address }?.node.id
+    }
+}
