@@ -38,6 +38,7 @@ let package = Package(
             name: "smf-bench",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "OverlaySimulation", package: "smf"),
                 .product(name: "Energy", package: "smf"),
             ] + nodeDependencies,
             swiftSettings: swiftSettings

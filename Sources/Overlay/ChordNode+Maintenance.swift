@@ -2,6 +2,7 @@ extension ChordNode {
     mutating func receive(_ envelope: OverlayEnvelope, now: OverlayInstant, _ actions: inout [OverlayAction]) {
         let sender = envelope.sender
         guard sender.id != me.id || sender.address == me.address else { return }
+        if !suspects.isEmpty { suspects.removeAll { $0.peer.id == sender.id } }
         switch envelope.message {
         case .findRequest(let id, let key, let maintenance):
             handleFindRequest(id: id, key: key, maintenance: maintenance, from: sender, &actions)
@@ -86,12 +87,48 @@ extension ChordNode {
             if let predecessor {
                 sendRequest({ .ping(id: $0) }, to: predecessor.address, pending: .ping(predecessor), &actions)
             }
+            selfCheckTicks += 1
+            if configuration.selfCheckTicks > 0, selfCheckTicks % configuration.selfCheckTicks == 0 {
+                selfCheck(now: now, &actions)
+            }
         }
+    }
+
+    /// Chord's periodic self-lookup (Stoica et al., §5 on loopy rings): asks another peer who owns
+    /// the key just after this node. That is our true successor; when the answer lies between us
+    /// and the successor we have, we adopt it. The peer asked is the oldest suspect (a peer dropped
+    /// as unresponsive, which may be back after a partition, so two rings that formed meanwhile
+    /// merge), else a random finger (which routes through the rest of the ring, so a loop that
+    /// skips part of the ring is found).
+    mutating func selfCheck(now: OverlayInstant, _ actions: inout [OverlayAction]) {
+        suspects.removeAll { $0.since.advanced(by: configuration.suspectRetention) < now }
+        let target: OverlayPeer
+        if let suspect = suspects.first {
+            // Rotate, so every suspect is probed in turn until it answers or expires.
+            suspects.append(suspects.removeFirst())
+            target = suspect.peer
+        } else {
+            let far = fingers.compactMap { $0 }.filter { $0.id != successors.first?.id && $0.id != me.id }
+            guard !far.isEmpty else { return }
+            target = far[Int(random.next() % UInt64(far.count))]
+        }
+        var lookup = Lookup(key: me.id &+ NodeID(high: 0, middle: 0, low: 1), purpose: .selfCheck)
+        lookup.candidates = [target]
+        askNext(lookup, now: now, &actions)
+    }
+
+    /// The end of a self-lookup: adopt the owner found when it is closer than our successor.
+    mutating func selfChecked(owner: OverlayPeer?, now: OverlayInstant, _ actions: inout [OverlayAction]) {
+        guard let owner, owner.id != me.id else { return }
+        if let successor = successors.first, !owner.id.isBetween(me.id, successor.id) { return }
+        successors = Array(([owner] + successors.filter { $0.id != owner.id }).prefix(configuration.successorListLength))
+        successorsChanged(now: now, &actions)
+        stabilize(now: now, &actions)
     }
 
     /// Chord `stabilize`: ask the successor for its predecessor and successor list.
     mutating func stabilize(now: OverlayInstant, _ actions: inout [OverlayAction]) {
-        if successors.isEmpty, let predecessor { successors = [predecessor] }
+        if successors.isEmpty, let fallback = predecessor ?? suspects.last?.peer { successors = [fallback] }
         guard let successor = successors.first else { return }
         sendRequest({ .stabilizeRequest(id: $0) }, to: successor.address, pending: .stabilize(successor), &actions)
     }

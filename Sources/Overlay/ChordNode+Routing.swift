@@ -8,6 +8,8 @@ struct Lookup: Sendable {
 
     enum Purpose: Sendable {
         case finger(Int)
+        /// Chord's self-lookup: who owns the key just after this node, asked through another peer?
+        case selfCheck
         case join
         case request(OverlayRequestID, Operation)
     }
@@ -20,8 +22,11 @@ struct Lookup: Sendable {
     var excluded: [NodeID] = []
     var hops = 0
     var attempt = 0
-    /// ``hops`` when the current attempt started (the hop limit applies per attempt).
-    var attemptStartHops = 0
+    /// The distance to the key of the closest peer asked in this attempt.
+    var closestAsked: NodeID?
+    /// Hops of this attempt that did not get closer to the key than an earlier one (a fallback
+    /// after a timeout or a useless answer); the hop limit applies to these only.
+    var stalledHops = 0
 
     init(key: NodeID, purpose: Purpose) {
         self.key = key
@@ -80,7 +85,8 @@ extension ChordNode {
         var lookup = lookup
         lookup.candidates = []
         lookup.excluded = []
-        lookup.attemptStartHops = lookup.hops
+        lookup.closestAsked = nil
+        lookup.stalledHops = 0
         if case .join = lookup.purpose {
             guard let bootstrap else { return }
             lookup.hops += 1
@@ -98,15 +104,37 @@ extension ChordNode {
             return
         }
         lookup.addCandidates(closestPreceding(lookup.key, limit: configuration.redirectCandidates + 1))
+        if lookup.candidates.isEmpty {
+            // Every peer we knew timed out (e.g. a burst of delays on a loaded host emptied the
+            // successor list and fingers): ask the peers dropped as unresponsive, which may be
+            // back, instead of failing at once on every attempt.
+            lookup.addCandidates(suspects.map(\.peer))
+        }
         askNext(lookup, now: now, &actions)
     }
 
     /// Asks the best remaining candidate, or gives up on this attempt.
+    ///
+    /// The hop limit counts only hops that make no progress. In an intact ring every answer
+    /// names a peer strictly closer to the key, and no peer is asked twice, so a lookup always
+    /// ends at the owner, however many hops a small finger table needs (with 1–2 fingers the
+    /// route walks successor lists). Counting all hops made such lookups fail on every retry
+    /// alike, although the ring was intact.
     mutating func askNext(_ lookup: Lookup, now: OverlayInstant, _ actions: inout [OverlayAction]) {
         var lookup = lookup
-        guard lookup.hops - lookup.attemptStartHops < configuration.maximumHops, let next = lookup.candidates.popLast() else {
+        guard let next = lookup.candidates.popLast() else {
             attemptFailed(lookup, code: .lookupFailed, now: now, &actions)
             return
+        }
+        let distance = next.id.distance(to: lookup.key)
+        if let closest = lookup.closestAsked, distance >= closest {
+            lookup.stalledHops += 1
+            guard lookup.stalledHops <= configuration.maximumHops else {
+                attemptFailed(lookup, code: .lookupFailed, now: now, &actions)
+                return
+            }
+        } else {
+            lookup.closestAsked = distance
         }
         lookup.excluded.append(next.id)
         lookup.hops += 1
@@ -124,7 +152,7 @@ extension ChordNode {
     mutating func attemptFailed(_ lookup: Lookup, code: OverlayError.Code, now: OverlayInstant, _ actions: inout [OverlayAction]) {
         var lookup = lookup
         switch lookup.purpose {
-        case .finger:
+        case .finger, .selfCheck:
             return
         case .join, .request:
             // A joining node keeps trying: the ring it joins may still be settling.
@@ -203,6 +231,8 @@ extension ChordNode {
             if index < fingers.count, let owner = targets.first {
                 fingers[index] = owner.id == me.id ? nil : owner
             }
+        case .selfCheck:
+            selfChecked(owner: targets.first, now: now, &actions)
         case .join:
             guard let admitting = targets.first, admitting.id != me.id else {
                 attemptFailed(lookup, code: .lookupFailed, now: now, &actions)

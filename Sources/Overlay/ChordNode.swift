@@ -45,6 +45,10 @@ public struct ChordNode: Sendable {
     var pending: [UInt64: Pending] = [:]
     var waiting: [UInt64: Lookup] = [:]
     var replicatedTo: [NodeID] = []
+    /// Peers dropped as unresponsive, oldest first, with when; self-lookups probe them (see
+    /// ``OverlayConfiguration/selfCheckTicks``).
+    var suspects: [(peer: OverlayPeer, since: OverlayInstant)] = []
+    var selfCheckTicks = 0
     var bootstrap: OverlayAddress?
     var random: SplitMix64
 
@@ -167,8 +171,15 @@ public struct ChordNode: Sendable {
         return peers
     }
 
-    /// Drops a peer believed dead from every routing structure.
+    /// Drops a peer believed dead from every routing structure, remembering it as a suspect.
     mutating func forget(_ id: NodeID, now: OverlayInstant, _ actions: inout [OverlayAction]) {
+        if configuration.suspectLimit > 0, !suspects.contains(where: { $0.peer.id == id }),
+            let peer = successors.first(where: { $0.id == id }) ?? fingers.lazy.compactMap({ $0 }).first(where: { $0.id == id })
+                ?? (predecessor?.id == id ? predecessor : nil)
+        {
+            if suspects.count >= configuration.suspectLimit { suspects.removeFirst() }
+            suspects.append((peer, now))
+        }
         successors.removeAll { $0.id == id }
         for index in fingers.indices where fingers[index]?.id == id { fingers[index] = nil }
         if predecessor?.id == id { predecessor = nil }

@@ -26,10 +26,20 @@ public struct OverlayConfiguration: Sendable {
     public var retries = 3
     /// Delay before such a fresh attempt, so the ring can repair meanwhile. Default 2 s.
     public var retryDelay: Duration = .seconds(2)
-    /// A lookup gives up after asking this many peers. Default 32.
+    /// An attempt of a lookup gives up after this many hops that got no closer to the key
+    /// (hops that make progress are not limited: they end at the owner). Default 32.
     public var maximumHops = 32
     /// Peers offered in a redirect (a 302 with several contacts). Default 2.
     public var redirectCandidates = 2
+    /// Every this many predecessor checks the node looks up its own successor through another
+    /// peer (Chord's periodic self-lookup against loopy rings): through a peer it dropped as
+    /// unresponsive when it has one, so rings split by a partition merge again, else through a
+    /// finger. 0 turns it off. Default 3 (every 30 s).
+    public var selfCheckTicks = 3
+    /// How long a peer dropped as unresponsive is still probed by self-lookups. Default 10 min.
+    public var suspectRetention: Duration = .seconds(600)
+    /// How many such peers a node remembers. Default 8.
+    public var suspectLimit = 8
 
     /// The default configuration.
     public init() {}

@@ -1,6 +1,14 @@
 import Foundation
 public import Overlay
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Whole-ring experiments: build a ring, store records, run lookups under churn or failure,
 /// and report hops, lookup success, record survival and maintenance traffic.
 public enum OverlaySimulation {
@@ -83,8 +91,13 @@ public enum OverlaySimulation {
         public var simulatedSeconds = 0.0
         /// Wall-clock seconds the run took.
         public var wallSeconds = 0.0
+        /// CPU seconds the simulating thread used (the run is single-threaded).
+        public var cpuSeconds = 0.0
         /// Virtual seconds per wall-clock second.
         public var speedup: Double { wallSeconds > 0 ? simulatedSeconds / wallSeconds : 0 }
+        /// Virtual seconds per CPU second of the simulating thread: the speed on one core of its
+        /// own, which other processes loading the machine do not change.
+        public var cpuSpeedup: Double { cpuSeconds > 0 ? simulatedSeconds / cpuSeconds : 0 }
         /// Lookups completed (answered or failed) during the measurement.
         public var lookups = 0
         /// Lookups that returned the record.
@@ -109,6 +122,10 @@ public enum OverlaySimulation {
         public var recordsStored = 0
         /// Of those, records some live node still holds at the end.
         public var recordsSurviving = 0
+        /// Records whose every copy was on a node of the mass failure (the owner and its
+        /// `replicaCount − 1` successors in the true ring just before it): the loss that the
+        /// replica count allows. Record loss beyond this would be the protocol's fault.
+        public var recordsExposedToMassFailure = 0
         /// Maintenance bytes sent per live node per second.
         public var maintenanceBytesPerNodePerSecond = 0.0
         /// Request bytes sent per live node per second.
@@ -130,18 +147,23 @@ public enum OverlaySimulation {
         /// Fraction of stored records still held by a live node.
         public var recordSurvival: Double { recordsStored > 0 ? Double(recordsSurviving) / Double(recordsStored) : 1 }
 
+        /// The fraction of stored records the replica count allows to be lost (see ``recordsExposedToMassFailure``).
+        public var allowedRecordLoss: Double { recordsStored > 0 ? Double(recordsExposedToMassFailure) / Double(recordsStored) : 0 }
+
         public var description: String {
             func f(_ value: Double, _ digits: Int = 3) -> String {
                 let scale = Double([1, 10, 100, 1000, 10000][min(digits, 4)])
                 return "\((value * scale).rounded() / scale)"
             }
             return """
-                nodes=\(nodeCount) live_end=\(liveNodesAtEnd) sim_s=\(f(simulatedSeconds, 1)) wall_s=\(f(wallSeconds, 2)) speedup=\(f(speedup, 1))x
+                nodes=\(nodeCount) live_end=\(liveNodesAtEnd) sim_s=\(f(simulatedSeconds, 1)) wall_s=\(f(wallSeconds, 2)) \
+                cpu_s=\(f(cpuSeconds, 2)) speedup=\(f(speedup, 1))x cpu_speedup=\(f(cpuSpeedup, 1))x
                 lookups=\(lookups) success=\(f(lookupSuccess, 4)) lost_record_lookups=\(lookupsOfLostRecords) \
                 after_repair=\(lookupsAfterRepairSucceeded)/\(lookupsAfterRepair)
                 hops_mean=\(f(hopsMean)) hops_p99=\(hopsP99)
                 ring_after_warmup: \(ringAfterWarmup)
-                puts=\(putsStored)/\(putsIssued) records=\(recordsStored) surviving=\(recordsSurviving) survival=\(f(recordSurvival, 4))
+                puts=\(putsStored)/\(putsIssued) records=\(recordsStored) surviving=\(recordsSurviving) survival=\(f(recordSurvival, 4)) \
+                exposed_to_mass_failure=\(recordsExposedToMassFailure)
                 maintenance_B_per_node_s=\(f(maintenanceBytesPerNodePerSecond, 1)) request_B_per_node_s=\(f(requestBytesPerNodePerSecond, 1)) events=\(events)
                 """
         }
@@ -151,11 +173,20 @@ public enum OverlaySimulation {
     public static func run(_ configuration: Configuration) -> Report {
         let clock = ContinuousClock()
         let started = clock.now
+        let startedCPU = threadCPUSeconds()
         var experiment = Experiment(configuration)
         var report = experiment.run()
+        report.cpuSeconds = threadCPUSeconds() - startedCPU
         let elapsed = started.duration(to: clock.now)
         report.wallSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         return report
+    }
+
+    /// CPU seconds the calling thread has used so far (a measurement of the driver, not protocol time).
+    static func threadCPUSeconds() -> Double {
+        var spec = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &spec)
+        return Double(spec.tv_sec) + Double(spec.tv_nsec) * 1e-9
     }
 }
 
@@ -180,6 +211,7 @@ final class ExperimentLog {
     var failedResources: [(ResourceID, afterRepair: Bool)] = []
     var afterRepair = 0
     var afterRepairSucceeded = 0
+    var recordsExposed = 0
 }
 
 struct Experiment {
@@ -303,11 +335,15 @@ struct Experiment {
         }
         if let failure = configuration.massFailure {
             let fraction = failure.fraction
+            let copies = configuration.overlay.replicaCount
+            let log = self.log
             simulator.at(failure.at) { simulator in
                 var live = simulator.joinedIndices
                 var generator = SplitMix64(seed: UInt64(live.count) &* 7919)
                 live.shuffle(using: &generator)
-                for index in live.prefix(Int(Double(live.count) * fraction)) { simulator.fail(index) }
+                let failed = Array(live.prefix(Int(Double(live.count) * fraction)))
+                log.recordsExposed = Experiment.recordsExposed(log.stored, failing: failed, copies: copies, in: simulator)
+                for index in failed { simulator.fail(index) }
             }
         }
         if case .none = configuration.churn {} else {
@@ -318,6 +354,28 @@ struct Experiment {
         }
         simulator.run(for: configuration.duration)
         log.measuring = false
+    }
+
+    /// How many of `records` have every copy on a failing node: the owner and its `copies − 1`
+    /// successors in the true ring just before the failure (brute force). No replication scheme
+    /// with that many copies placed on successors can keep these.
+    static func recordsExposed(_ records: [ResourceID], failing: [Int], copies: Int, in simulator: OverlaySimulator) -> Int {
+        let members = simulator.joinedIndices.compactMap { index in simulator.node(index).map { (id: $0.me.id, index: index) } }
+            .sorted { $0.id < $1.id }
+        guard !members.isEmpty else { return 0 }
+        let failingSet = Set(failing)
+        var exposed = 0
+        for resource in Set(records) {
+            var low = 0
+            var high = members.count
+            while low < high {
+                let middle = (low + high) / 2
+                if members[middle].id < resource.id { low = middle + 1 } else { high = middle }
+            }
+            let holders = (0..<min(copies, members.count)).map { members[(low + $0) % members.count].index }
+            if holders.allSatisfy(failingSet.contains) { exposed += 1 }
+        }
+        return exposed
     }
 
     mutating func nextExponential(mean: Double) -> Double {
@@ -363,6 +421,7 @@ struct Experiment {
         report.putsStored = log.putsStored
         report.recordsStored = stored.count
         report.recordsSurviving = stored.intersection(surviving).count
+        report.recordsExposedToMassFailure = log.recordsExposed
         report.lookups = log.lookups
         report.lookupsSucceeded = log.succeeded
         report.lookupsOfLostRecords = log.failedResources.filter { !surviving.contains($0.0) }.count

@@ -50,8 +50,12 @@ public struct OverlaySimulator {
         case hook(Int)
     }
 
-    /// The nodes, by index; nil once failed or left.
-    public private(set) var nodes: [ChordNode?] = []
+    /// The nodes, by index; nil once failed.
+    public var nodes: [ChordNode?] { states.indices.map { alive[$0] ? states[$0] : nil } }
+    /// Every node's state by index (a failed node's is reset and never handled again). Not
+    /// optional, so handling an event mutates the state in place instead of copying it out of
+    /// an optional and back.
+    var states: [ChordNode] = []
     /// Whether each node is alive.
     public private(set) var alive: [Bool] = []
     /// Whether each node is alive and joined (kept from the nodes' phase changes).
@@ -106,10 +110,10 @@ public struct OverlaySimulator {
 
     /// Adds an idle node; returns its index.
     public mutating func addNode(id: NodeID? = nil) -> Int {
-        let index = nodes.count
+        let index = states.count
         let nodeID = id ?? NodeID.random(using: &random)
         let peer = OverlayPeer(id: nodeID, address: Self.address(of: index))
-        nodes.append(ChordNode(me: peer, configuration: configuration, seed: random.next()))
+        states.append(ChordNode(me: peer, configuration: configuration, seed: random.next()))
         alive.append(true)
         joined.append(false)
         indexOfAddress[peer.address] = Int32(index)
@@ -117,7 +121,7 @@ public struct OverlaySimulator {
     }
 
     /// The live node at `index`, if any.
-    public func node(_ index: Int) -> ChordNode? { alive[index] ? nodes[index] : nil }
+    public func node(_ index: Int) -> ChordNode? { alive[index] ? states[index] : nil }
 
     /// Indices of live, joined nodes.
     public var joinedIndices: [Int] {
@@ -142,10 +146,10 @@ public struct OverlaySimulator {
 
     /// Delivers an event to a node now and carries out its actions.
     public mutating func send(_ event: OverlayEvent, to index: Int) {
-        guard alive[index], nodes[index] != nil else { return }
+        guard alive[index] else { return }
         actions.removeAll(keepingCapacity: true)
         let instant = now
-        nodes[index]?.handle(event, now: instant, into: &actions)
+        states[index].handle(event, now: instant, into: &actions)
         perform(from: index)
     }
 
@@ -161,7 +165,8 @@ public struct OverlaySimulator {
     public mutating func fail(_ index: Int) {
         setJoined(index, false)
         alive[index] = false
-        nodes[index] = nil
+        // Free what it held; the state is never handled again.
+        states[index] = ChordNode(me: states[index].me, configuration: configuration)
     }
 
     /// Runs `body` at a virtual time `delay` from now.
@@ -185,7 +190,7 @@ public struct OverlaySimulator {
                 guard alive[Int(index)] else { continue }
                 actions.removeAll(keepingCapacity: true)
                 let instant = now
-                nodes[Int(index)]?.handle(.timerFired(timer), now: instant, into: &actions)
+                states[Int(index)].handle(.timerFired(timer), now: instant, into: &actions)
                 perform(from: Int(index))
             case .hook(let id):
                 if let body = hooks.removeValue(forKey: id) { body(&self) }
@@ -198,7 +203,7 @@ public struct OverlaySimulator {
         guard alive[index] else { return }
         actions.removeAll(keepingCapacity: true)
         let instant = now
-        nodes[index]?.handle(.messageReceived(envelope), now: instant, into: &actions)
+        states[index].handle(.messageReceived(envelope), now: instant, into: &actions)
         perform(from: index)
     }
 
@@ -215,7 +220,9 @@ public struct OverlaySimulator {
             case .send(let address, let envelope):
                 transmit(envelope, from: index, to: address)
             case .scheduleTimer(let timer, let delay):
-                queue.push(.timer(Int32(index), timer), at: nowMicroseconds + delay.simulationMicroseconds)
+                let inOrder: Bool
+                if case .requestTimeout = timer { inOrder = true } else { inOrder = false }
+                queue.push(.timer(Int32(index), timer), at: nowMicroseconds + delay.simulationMicroseconds, inOrder: inOrder)
             case .complete(let completion):
                 completions[completion.requestID] = completion
                 if let onCompletion { onCompletion(&self, index, completion) }
@@ -233,7 +240,7 @@ public struct OverlaySimulator {
             let size = envelope.encodedSize
             if envelope.message.isMaintenance { maintenanceBytes += size } else { requestBytes += size }
         }
-        guard let receiver = indexOfAddress[address].map(Int.init), alive[receiver] else { return }
+        guard let receiver = index(of: address), alive[receiver] else { return }
         if network.lossRate > 0, random.nextUnit() < network.lossRate { return }
         if isPartitioned(sender, receiver) { return }
         var envelope = envelope
@@ -244,13 +251,51 @@ public struct OverlaySimulator {
         queue.push(.deliver(Int32(receiver), envelope), at: nowMicroseconds + sampleLatency())
     }
 
+    /// The node at `address`: parsed back from the form ``address(of:)`` gives (cheaper than
+    /// hashing the string for every message), else looked up (nil: nobody is there).
+    func index(of address: OverlayAddress) -> Int? {
+        var octets = (0, 0, 0, 0)
+        var part = 0
+        var value = 0
+        var digits = 0
+        for byte in address.value.utf8 {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                value = value * 10 + Int(byte - UInt8(ascii: "0"))
+                digits += 1
+                guard digits <= 4 else { return indexOfAddress[address].map(Int.init) }
+            case UInt8(ascii: "."), UInt8(ascii: ":"):
+                guard digits > 0 else { return indexOfAddress[address].map(Int.init) }
+                switch part {
+                case 0: octets.0 = value
+                case 1: octets.1 = value
+                case 2: octets.2 = value
+                case 3: octets.3 = value
+                default: return indexOfAddress[address].map(Int.init)
+                }
+                part += 1
+                value = 0
+                digits = 0
+            default:
+                return indexOfAddress[address].map(Int.init)
+            }
+        }
+        // Every node's address is address(of: index) (see addNode), so a well-formed one names
+        // its node without a look-up.
+        let index = (octets.1 << 16 | octets.2 << 8 | octets.3) - 1
+        guard part == 4, octets.0 == 10, octets.1 < 256, octets.2 < 256, octets.3 < 256, value == 5060,
+            index >= 0, index < states.count
+        else { return indexOfAddress[address].map(Int.init) }
+        return index
+    }
+
     func isPartitioned(_ a: Int, _ b: Int) -> Bool {
         guard !network.partitions.isEmpty else { return false }
         for partition in network.partitions {
             let start = partition.start.simulationMicroseconds
             let end = partition.end.simulationMicroseconds
             guard nowMicroseconds >= start, nowMicroseconds < end else { continue }
-            let cut = Int(Double(nodes.count) * partition.fraction)
+            let cut = Int(Double(states.count) * partition.fraction)
             if (a < cut) != (b < cut) { return true }
         }
         return false
@@ -283,7 +328,7 @@ public struct OverlaySimulator {
 
     /// Starts every listed node as a converged ring (true predecessors, successors and fingers).
     public mutating func installConvergedRing(_ indices: [Int]) {
-        let peers = indices.compactMap { nodes[$0]?.me }.sorted { $0.id < $1.id }
+        let peers = indices.compactMap { node($0)?.me }.sorted { $0.id < $1.id }
         guard !peers.isEmpty else { return }
         let ids = peers.map(\.id)
         func ownerOf(_ key: NodeID) -> OverlayPeer {
@@ -304,7 +349,8 @@ public struct OverlaySimulator {
                 for step in 1...min(length, peers.count - 1) { successors.append(peers[(position + step) % peers.count]) }
             }
             actions.removeAll(keepingCapacity: true)
-            nodes[index]?._assumeConverged(predecessor: predecessor, successors: successors, ownerOf: ownerOf, into: &actions)
+            guard alive[index] else { continue }
+            states[index]._assumeConverged(predecessor: predecessor, successors: successors, ownerOf: ownerOf, into: &actions)
             setJoined(index, true)
             perform(from: index)
         }
@@ -333,8 +379,8 @@ public struct OverlaySimulator {
     /// true ring of live joined nodes.
     public func checkRing() -> RingCheck {
         var members: [(id: NodeID, index: Int)] = []
-        for index in nodes.indices where joined[index] {
-            if let node = nodes[index] { members.append((node.me.id, index)) }
+        for index in states.indices where joined[index] {
+            if let node = node(index) { members.append((node.me.id, index)) }
         }
         members.sort { $0.id < $1.id }
         var check = RingCheck()
@@ -343,7 +389,7 @@ public struct OverlaySimulator {
         guard count > 1 else { return check }
         let listLength = min(configuration.successorListLength, count - 1)
         for (position, member) in members.enumerated() {
-            guard let node = nodes[member.index] else { continue }
+            guard let node = node(member.index) else { continue }
             if node.successors.first?.id != members[(position + 1) % count].id { check.wrongSuccessors += 1 }
             if node.predecessor?.id != members[(position - 1 + count) % count].id { check.wrongPredecessors += 1 }
             let listIsRight = node.successors.count == listLength
@@ -357,8 +403,9 @@ public struct OverlaySimulator {
     public func trueOwner(of key: NodeID) -> OverlayPeer? {
         var best: OverlayPeer?
         var bestDistance = NodeID.zero
-        for index in nodes.indices where alive[index] {
-            guard let node = nodes[index], node.phase == .joined else { continue }
+        for index in states.indices where alive[index] {
+            let node = states[index]
+            guard node.phase == .joined else { continue }
             let distance = key.distance(to: node.me.id)
             if best == nil || distance < bestDistance {
                 best = node.me

@@ -17,6 +17,20 @@ struct Benchmark: Sendable {
         let name: String
         /// Unit printed last, e.g. `msgs/s`.
         let unit: String
+        /// Digits printed after the decimal point (0: the value is rounded to an integer).
+        var decimals = 0
+
+        /// The value as printed: rounded to ``decimals`` digits after the point.
+        func format(_ value: Double) -> String {
+            guard value.isFinite else { return "\(value)" }
+            var scale = 1
+            for _ in 0..<decimals { scale *= 10 }
+            let scaled = Int((abs(value) * Double(scale)).rounded())
+            let sign = value < 0 && scaled > 0 ? "-" : ""
+            guard decimals > 0 else { return sign + "\(scaled)" }
+            let fraction = String(scaled % scale)
+            return sign + "\(scaled / scale)." + String(repeating: "0", count: decimals - fraction.count) + fraction
+        }
     }
 
     let figures: [Figure]

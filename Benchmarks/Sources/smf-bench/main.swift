@@ -73,7 +73,7 @@ for benchmark in selected {
                 failed = true
                 continue
             }
-            printResult("\(figure.name) \(Int(value.rounded())) \(figure.unit)")
+            printResult("\(figure.name) \(figure.format(value)) \(figure.unit)")
         }
     } catch {
         printError("smf-bench: \(names) failed: \(error)")
