@@ -35,6 +35,7 @@ let package = Package(
         .library(name: "SIPEndpoint", targets: ["SIPEndpoint"]),
         .library(name: "Storage", targets: ["Storage"]),
         .library(name: "Energy", targets: ["Energy"]),
+        .library(name: "OverlaySimulation", targets: ["OverlaySimulation"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
