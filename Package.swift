@@ -87,7 +87,7 @@ let package = Package(
         .target(name: "Rules", swiftSettings: swiftSettings),
         .target(name: "Composition", dependencies: ["XMLSupport", "Rules"], swiftSettings: swiftSettings),
         // Energy community: household profiles, strategies, the coordinator's plan.
-        .target(name: "Energy", swiftSettings: swiftSettings),
+        .target(name: "Energy", dependencies: ["ServicePlatform", "Composition", "Rules", logging], swiftSettings: swiftSettings),
         // The Service Delivery Platform: service components, their registry, and the runtime that deploys a
         // composition across peers and keeps its wires (SIP subscriptions) alive.
         .target(
@@ -96,7 +96,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // Building surveillance (seed 000 §VI): alarm delivery with escalation, supporter selection.
-        .target(name: "Surveillance", dependencies: ["Rules", "Presence"], swiftSettings: swiftSettings),
+        .target(name: "Surveillance", dependencies: ["Rules", "Presence", "ServicePlatform", "Composition", logging], swiftSettings: swiftSettings),
         // Virtual time and deterministic randomness shared by the transcript tests; never linked
         // into the node.
         .target(name: "SMFTestSupport", swiftSettings: swiftSettings),
@@ -140,13 +140,13 @@ let package = Package(
         .testTarget(name: "CommunityTests", dependencies: ["Community", "Overlay", "SIPSyntax", crypto, nioCore], swiftSettings: swiftSettings),
         .testTarget(name: "RulesTests", dependencies: ["Rules"], swiftSettings: swiftSettings),
         .testTarget(name: "CompositionTests", dependencies: ["Composition", "Rules", "XMLSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "EnergyTests", dependencies: ["Energy"], swiftSettings: swiftSettings),
+        .testTarget(name: "EnergyTests", dependencies: ["Energy", "ServicePlatform", "Composition", "Rules", logging], swiftSettings: swiftSettings),
         .testTarget(
             name: "ServicePlatformTests",
             dependencies: ["ServicePlatform", "Composition", "Rules", "SIPEndpoint", "SIPEvents", "SIPTransport", "SIPSyntax", "Overlay", "OverlaySIP", nioCore, nioPosix, logging],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "SurveillanceTests", dependencies: ["Surveillance", "Rules", "Presence"], swiftSettings: swiftSettings),
+        .testTarget(name: "SurveillanceTests", dependencies: ["Surveillance", "Rules", "Presence", "ServicePlatform", "Composition", logging], swiftSettings: swiftSettings),
         .testTarget(name: "ControlChannelTests", dependencies: ["ControlChannel", nioCore, nioPosix, logging], swiftSettings: swiftSettings),
         .testTarget(name: "XMLSupportTests", dependencies: ["XMLSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "SIPEndpoint", "Overlay", "Community", "ServicePlatform", "Surveillance", "SIPEvents", "SIPTransport", "SIPSyntax", grdb, logging], swiftSettings: swiftSettings),

@@ -67,7 +67,8 @@ extension ServiceTypeCatalog {
             outputs: [
                 PortDescriptor(
                     "supporters", package: M2MEventPackage.supporters, value: "supporter-list",
-                    filters: ["building", "kind"], "the supporters responsible for an event kind in a building")
+                    filters: ["building", "kind"], delivery: .state,
+                    "the supporters responsible for an event kind in a building")
             ],
             parameters: [
                 ParameterDescriptor("registration-expiry", .duration, "how long a registration lasts unless refreshed")
@@ -77,13 +78,13 @@ extension ServiceTypeCatalog {
             summary: "Service 2: supporters PUBLISH availability and location (PIDF, PIDF-LO); answers who is available where.",
             inputs: [
                 PortDescriptor(
-                    "reports", package: M2MEventPackage.presence, value: "availability",
+                    "reports", package: M2MEventPackage.presence, value: "availability", delivery: .state,
                     "presence documents from a presence server (supporters may also PUBLISH directly)")
             ],
             outputs: [
                 PortDescriptor(
                     "availability", package: M2MEventPackage.presence, value: "availability",
-                    filters: ["supporter"], "availability and location of supporters")
+                    filters: ["supporter"], delivery: .state, "availability and location of supporters")
             ],
             parameters: [
                 ParameterDescriptor("max-age", .duration, "how old a report may be before the supporter counts as unavailable")
@@ -142,9 +143,9 @@ extension ServiceTypeCatalog {
                 PortDescriptor("alarms", package: M2MEventPackage.alarm, value: "alarm", required: true, "alarms to staff"),
                 PortDescriptor(
                     "supporters", package: M2MEventPackage.supporters, value: "supporter-list", required: true,
-                    "responsible supporters, from the registry"),
+                    delivery: .state, "responsible supporters, from the registry"),
                 PortDescriptor(
-                    "availability", package: M2MEventPackage.presence, value: "availability",
+                    "availability", package: M2MEventPackage.presence, value: "availability", delivery: .state,
                     "availability and location (variant 1; variant 2 supporters report none)"),
             ],
             outputs: [

@@ -70,6 +70,18 @@ public struct ParameterDescriptor: Sendable, Hashable {
     }
 }
 
+/// How a port's values travel over its wires.
+public enum PortDelivery: String, Sendable, Hashable, CustomStringConvertible {
+    /// A stream of values: every value reaches every wired consumer once, in order, and is acknowledged
+    /// (sensor readings, alarms, selections, advice).
+    case events
+    /// A current state: a consumer gets the whole state when it subscribes and again whenever it changes;
+    /// states in between may be skipped (the supporters responsible for a building, availability).
+    case state
+
+    public var description: String { rawValue }
+}
+
 /// An input or output port: the event package whose notifications carry its values, and their type.
 public struct PortDescriptor: Sendable, Hashable {
     /// The port's name.
@@ -85,17 +97,21 @@ public struct PortDescriptor: Sendable, Hashable {
     public var filters: [String]
     /// What it carries.
     public var summary: String
+    /// Whether its values are a stream of events or a current state; both ends of a wire agree, because
+    /// wires join ports of the same value type and package only.
+    public var delivery: PortDelivery
 
     /// Creates a descriptor.
     public init(
         _ name: String, package eventPackage: String, value valueType: String, required: Bool = false,
-        filters: [String] = [], _ summary: String
+        filters: [String] = [], delivery: PortDelivery = .events, _ summary: String
     ) {
         self.name = name
         self.eventPackage = eventPackage
         self.valueType = valueType
         self.isRequired = required
         self.filters = filters
+        self.delivery = delivery
         self.summary = summary
     }
 }

@@ -88,11 +88,11 @@ struct ComposeTypesCommand: ParsableCommand {
             print("\(type.name)\(type.takesRules ? " (takes <rule>s)" : "")")
             print("  \(type.summary)")
             for port in type.inputs {
-                print("  in  \(port.name): \(port.valueType) via \(port.eventPackage)\(port.isRequired ? " (must be wired)" : "")")
+                print("  in  \(port.name): \(port.valueType)\(port.delivery == .state ? " state" : "") via \(port.eventPackage)\(port.isRequired ? " (must be wired)" : "")")
             }
             for port in type.outputs {
                 let filters = port.filters.isEmpty ? "" : " filters: \(port.filters.joined(separator: ", "))"
-                print("  out \(port.name): \(port.valueType) via \(port.eventPackage)\(filters)")
+                print("  out \(port.name): \(port.valueType)\(port.delivery == .state ? " state" : "") via \(port.eventPackage)\(filters)")
             }
             for parameter in type.parameters {
                 print("  param \(parameter.name): \(parameter.type)\(parameter.isRequired ? " (required)" : "") - \(parameter.summary)")

@@ -1,1 +1,0 @@
-// The Service Delivery Platform. See docs/services.md.
