@@ -9,6 +9,7 @@
 public import Composition
 public import Logging
 public import Rules
+public import SIPSyntax
 
 // MARK: - Values
 
@@ -346,4 +347,49 @@ public struct ServicePlatformError: Error, Sendable, Hashable, CustomStringConve
     }
 
     public var description: String { message }
+}
+
+// MARK: - Membership
+
+/// The community and sub-community an application is deployed into.
+public struct ServiceScope: Sendable, Hashable, CustomStringConvertible {
+    /// The community's name.
+    public var community: String
+    /// The sub-community's name, e.g. `surveillance/north-street`.
+    public var subcommunity: String
+
+    /// Creates a scope.
+    public init(community: String, subcommunity: String) {
+        self.community = community
+        self.subcommunity = subcommunity
+    }
+
+    /// `community/subcommunity`.
+    public var description: String { "\(community)/\(subcommunity)" }
+}
+
+/// What the runtime asks of community membership (docs/community.md). The node supplies it; until a node
+/// belongs to a community, ``OpenServiceMembership`` stands in.
+public protocol ServiceMembership: Sendable {
+    /// The sub-communities this node may deploy into, host services of and publish its offered types in.
+    func scopes() async -> [ServiceScope]
+    /// Whether a request that reached an instance of `scope` (a wire SUBSCRIBE, a NOTIFY, a direct PUBLISH or
+    /// MESSAGE, a deploy MESSAGE) comes from a member of that sub-community. `nil` lets it through; otherwise the
+    /// answer to send (403 with a reason that says why) and nothing changes.
+    func authorize(_ request: SIPRequest, in scope: ServiceScope) async -> ServiceDirectAnswer?
+}
+
+/// Membership for nodes outside any community: every scope named in the configuration is allowed and every
+/// request is let through.
+public struct OpenServiceMembership: ServiceMembership {
+    /// The scopes this node takes part in.
+    public var configuredScopes: [ServiceScope]
+
+    /// Creates an open membership over `scopes`.
+    public init(scopes: [ServiceScope] = []) {
+        self.configuredScopes = scopes
+    }
+
+    public func scopes() async -> [ServiceScope] { configuredScopes }
+    public func authorize(_ request: SIPRequest, in scope: ServiceScope) async -> ServiceDirectAnswer? { nil }
 }
