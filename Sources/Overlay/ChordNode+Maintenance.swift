@@ -112,9 +112,25 @@ extension ChordNode {
             guard !far.isEmpty else { return }
             target = far[Int(random.next() % UInt64(far.count))]
         }
+        selfLookup(through: target, now: now, &actions)
+    }
+
+    /// Asks `peer` who owns the key just after this node (our true successor); ``selfChecked(owner:now:_:)``
+    /// takes the answer.
+    mutating func selfLookup(through peer: OverlayPeer, now: OverlayInstant, _ actions: inout [OverlayAction]) {
         var lookup = Lookup(key: me.id &+ NodeID(high: 0, middle: 0, low: 1), purpose: .selfCheck)
-        lookup.candidates = [target]
+        lookup.candidates = [peer]
         askNext(lookup, now: now, &actions)
+    }
+
+    /// A peer found outside the ring's messages (local discovery): unless it is already a neighbour or finger,
+    /// ask it who owns the key just after us, exactly as a self-check through a suspect does. In the peer's ring
+    /// that is the node that should follow us; when it lies between us and our successor (always, for a node
+    /// alone) we adopt it and stabilise, and notify/stabilise draw the two rings together.
+    mutating func discovered(_ peer: OverlayPeer, now: OverlayInstant, _ actions: inout [OverlayAction]) {
+        guard phase == .joined, peer.id != me.id else { return }
+        if predecessor?.id == peer.id || knownPeers.contains(where: { $0.id == peer.id }) { return }
+        selfLookup(through: peer, now: now, &actions)
     }
 
     /// The end of a self-lookup: adopt the owner found when it is closer than our successor.

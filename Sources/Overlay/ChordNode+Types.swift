@@ -35,6 +35,10 @@ public enum OverlayEvent: Sendable {
     case getRequested(ResourceID, kind: ResourceRecord.Kind?, requestID: OverlayRequestID)
     /// Find the owner of a key.
     case lookupRequested(NodeID, requestID: OverlayRequestID)
+    /// A peer made itself known outside the ring's own messages (local discovery, docs/overlay.md): when it is
+    /// not already a neighbour or finger, the node looks up its own successor through it, so a ring that formed
+    /// apart (a node alone, or a smaller ring) merges with the peer's.
+    case peerDiscovered(OverlayPeer)
 }
 
 /// A successful answer to a request.

@@ -92,6 +92,8 @@ public struct ChordNode: Sendable {
             startRequest(requestID, key: resource.id, operation: .get(resource, kind), now: now, &actions)
         case .lookupRequested(let key, let requestID):
             startRequest(requestID, key: key, operation: .lookup, now: now, &actions)
+        case .peerDiscovered(let peer):
+            discovered(peer, now: now, &actions)
         }
     }
 

@@ -42,6 +42,30 @@ public struct NodeID: Hashable, Comparable, Sendable, CustomStringConvertible {
         self.init(high: high, middle: middle, low: low)
     }
 
+    /// The identifier written as 40 hex digits (its ``description``), in either case; nil for any other text.
+    public init?(hex: some StringProtocol) {
+        guard hex.utf8.count == 2 * NodeID.byteCount else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(NodeID.byteCount)
+        var high: UInt8?
+        for character in hex.utf8 {
+            let nibble: UInt8
+            switch character {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = character - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = character - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): nibble = character - UInt8(ascii: "A") + 10
+            default: return nil
+            }
+            if let first = high {
+                bytes.append(first << 4 | nibble)
+                high = nil
+            } else {
+                high = nibble
+            }
+        }
+        self.init(bytes: bytes)
+    }
+
     /// The identifier that is the SHA-1 hash of `data` (seed 001: Node-ID = SHA-1 of the public key).
     public init(hashing data: [UInt8]) {
         let digest = Insecure.SHA1.hash(data: data)
