@@ -223,6 +223,14 @@ public actor OverlayNode: Service {
         )
     }
 
+    /// Tells the node about a peer found outside the ring's messages (local discovery): unless it is already a
+    /// neighbour, the node looks up its own successor through it, so separate rings merge
+    /// (``OverlayEvent/peerDiscovered(_:)``).
+    public func discovered(_ peer: OverlayPeer) {
+        learn(peer)
+        apply(.peerDiscovered(peer))
+    }
+
     /// Leaves the ring gracefully, handing records to the successor.
     public func leave() async {
         apply(.leaveRequested)

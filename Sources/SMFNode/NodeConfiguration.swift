@@ -27,8 +27,13 @@ public struct NodeConfiguration: Sendable {
     /// Registration lifetime asked of the registrar, in seconds (RFC 3261 §10.2.1.1).
     public var registrationExpires: Int = 600
     /// Overlay peers to join the community's ring through (`host:port` or a SIP URI), tried in turn; empty
-    /// starts a new ring (docs/overlay.md).
+    /// asks local discovery for one, else starts a new ring (docs/overlay.md).
     public var overlayBootstrap: [OverlayAddress] = []
+    /// The address peers reach the node's overlay at (`host:port`, `tcp:host:port` or a SIP URI). Nil: the first UDP
+    /// listener as bound, which is wrong for a node listening on 0.0.0.0.
+    public var overlayAddress: OverlayAddress?
+    /// Local discovery of peers on the LAN (SIP OPTIONS over multicast; docs/overlay.md "Local discovery").
+    public var discovery = NodeDiscoverySettings()
     /// The overlay's tunables (stabilisation period, request timeout, replicas, …). A node keeps 4 copies of each
     /// record (the owner and 3 successors), so 3 adjacent nodes may fail at once without losing a record.
     public var overlay: OverlayConfiguration = {

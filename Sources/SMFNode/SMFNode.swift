@@ -173,7 +173,7 @@ public final class SMFNode: Sendable {
         } catch {
             throw SMFNodeError(problem: "cannot load the node identity: \(error)")
         }
-        guard let address = NodeOverlay.overlayAddress(of: addresses) else {
+        guard let address = configuration.overlayAddress ?? NodeOverlay.overlayAddress(of: addresses) else {
             throw SMFNodeError(problem: "the node has no SIP listener for the overlay")
         }
         // Record expiries travel between nodes, so overlay time is Unix time, read once here by the driver.
@@ -188,9 +188,18 @@ public final class SMFNode: Sendable {
             guard let overlay = slot.current?.overlay else { return .answering(incoming.request, statusCode: 503) }
             return await overlay.register(phone: incoming)
         }
+        let discovery = configuration.discovery.configuration(for: address).map { discoveryConfiguration in
+            NodeDiscovery(configuration: discoveryConfiguration, timeout: configuration.discovery.queryTimeout, logger: overlayLogger)
+        }
+        if discovery == nil, configuration.discovery.enabled {
+            logger.info(
+                "local discovery is off: the overlay address is a loopback address (give a discovery interface, e.g. 127.0.0.1, to discover nodes on this host)",
+                metadata: ["overlay.address": "\(address)"])
+        }
         return NodeOverlay(
-            node: node, database: database, bootstrap: configuration.overlayBootstrap, addressOfRecord: aor.description,
-            contact: aor.description, registrationLifetime: configuration.overlayRegistrationLifetime, logger: overlayLogger)
+            node: node, database: database, bootstrap: configuration.overlayBootstrap, discovery: discovery,
+            addressOfRecord: aor.description, contact: aor.description, registrationLifetime: configuration.overlayRegistrationLifetime,
+            logger: overlayLogger)
     }
 
     /// The node's SIP endpoint, once ``start()`` succeeded.

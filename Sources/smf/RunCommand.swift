@@ -16,8 +16,8 @@ struct RunCommand: AsyncParsableCommand {
             The node keeps its state in <dir>/smf.sqlite and answers `smf` commands on <dir>/control.sock. It is the \
             presence agent of its address of record sip:USER@HOST:PORT (its first UDP listener) and serves the \
             presence and m2m-alarm event packages and MESSAGE. It takes part in the community's overlay (a Chord ring \
-            carried in SIP REGISTERs) with the key in <dir>/identity.key, joining through --bootstrap peers, and \
-            registers its address of record there. Prints one line 'smf ready: <listeners> data=<dir>' \
+            carried in SIP REGISTERs) with the key in <dir>/identity.key, joining through --bootstrap peers or a peer \
+            found on the LAN (local discovery), and registers its address of record there. Prints one line 'smf ready: <listeners> data=<dir>' \
             on stdout once the listeners are open; logs go to stderr.
             """
     )
@@ -56,7 +56,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "An overlay peer to join the community's ring through, as host:port or a SIP URI (e.g. sip:127.0.0.1:5070). Repeatable, tried in turn; none starts a new ring.",
+            "An overlay peer to join the community's ring through, as host:port or a SIP URI (e.g. sip:127.0.0.1:5070). Repeatable, tried in turn; none: a peer found by local discovery, else a new ring.",
             valueName: "uri"
         )
     )
@@ -76,6 +76,8 @@ struct RunCommand: AsyncParsableCommand {
         help: ArgumentHelp("Total copies of each overlay record: the owner and its next successors (default 4, so 3 adjacent failures lose nothing).", valueName: "n")
     )
     var overlayReplicas: Int?
+
+    @OptionGroup var discovery: OverlayDiscoveryOptions
 
     @OptionGroup var logging: LoggingOptions
 
@@ -128,6 +130,7 @@ struct RunCommand: AsyncParsableCommand {
         if let overlayStabilizeMs { configuration.setOverlayStabilizeInterval(.milliseconds(overlayStabilizeMs)) }
         if let overlayTimeoutMs { configuration.overlay.requestTimeout = .milliseconds(overlayTimeoutMs) }
         if let overlayReplicas { configuration.overlay.replicaCount = overlayReplicas }
+        try discovery.apply(to: &configuration)
         let dataDirectory = data
         let node = SMFNode(
             configuration: configuration,
