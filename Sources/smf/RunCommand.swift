@@ -17,7 +17,8 @@ struct RunCommand: AsyncParsableCommand {
             presence agent of its address of record sip:USER@HOST:PORT (its first UDP listener) and serves the \
             presence and m2m-alarm event packages and MESSAGE. It takes part in the community's overlay (a Chord ring \
             carried in SIP REGISTERs) with the key in <dir>/identity.key, joining through --bootstrap peers or a peer \
-            found on the LAN (local discovery), and registers its address of record there. Prints one line 'smf ready: <listeners> data=<dir>' \
+            found on the LAN (local discovery), and registers its address of record there. Options may also come \
+            from a --config file. Prints one line 'smf ready: <listeners> data=<dir>' \
             on stdout once the listeners are open; logs go to stderr.
             """
     )
@@ -80,6 +81,15 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup var discovery: OverlayDiscoveryOptions
 
     @OptionGroup var logging: LoggingOptions
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "A config file of `key = value` lines, one key per long option of smf run (docs/cli.md, docs/examples/smf.conf); options given here override it.",
+            valueName: "file"
+        )
+    )
+    var config: String?
 
     func validate() throws {
         guard !data.isEmpty else { throw ValidationError("--data must name a directory") }

@@ -15,6 +15,19 @@ struct SMF: AsyncParsableCommand {
             OverlayCommand.self, SimCommand.self,
         ]
     )
+
+    /// Parses and runs the command line, after `smf run --config FILE` put the file's options in it
+    /// (``RunConfigFile``).
+    static func main() async {
+        let arguments: [String]
+        do {
+            arguments = try RunConfigFile.expand(Array(CommandLine.arguments.dropFirst()))
+        } catch {
+            FileHandle.standardError.write(Data("smf run: \(error)\n".utf8))
+            Foundation.exit(RunConfigFile.exitCode)
+        }
+        await main(arguments)
+    }
 }
 
 /// Options every command that logs shares.

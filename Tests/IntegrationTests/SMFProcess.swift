@@ -95,14 +95,22 @@ final class SMFProcess {
     private(set) var readyLine = ""
 
     /// Starts `smf run` on ephemeral UDP and TCP ports; `extraArguments` are appended (e.g. `["--user", "alice"]`).
-    init(extraArguments: [String] = []) async throws {
+    convenience init(extraArguments: [String] = []) async throws {
+        let dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("smf-proc-\(UUID().uuidString)")
+        try await self.init(
+            runArguments: ["--data", dataDirectory.path, "--listen", "udp:127.0.0.1:0", "--listen", "tcp:127.0.0.1:0"] + extraArguments,
+            dataDirectory: dataDirectory)
+    }
+
+    /// Starts `smf run RUNARGUMENTS` (e.g. `--config FILE`), whose data directory is `dataDirectory`.
+    init(runArguments: [String], dataDirectory: URL) async throws {
         let binary = smfBinary()
         guard FileManager.default.isExecutableFile(atPath: binary.path) else {
             throw ProcessTestError(description: "smf binary not found at \(binary.path); build it with `swift build` or set SMF_BIN")
         }
-        dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("smf-proc-\(UUID().uuidString)")
+        self.dataDirectory = dataDirectory
         process.executableURL = binary
-        process.arguments = ["run", "--data", dataDirectory.path, "--listen", "udp:127.0.0.1:0", "--listen", "tcp:127.0.0.1:0"] + extraArguments
+        process.arguments = ["run"] + runArguments
         let out = Pipe()
         let err = Pipe()
         process.standardOutput = out
