@@ -62,10 +62,22 @@ public struct SIPParser: Sendable {
             }
             bodyLength = declared
         }
-        let body =
-            datagram.getSlice(at: datagram.readerIndex + head.bodyStart, length: bodyLength) ?? ByteBuffer()
-        return head.message(body: body)
+        return head.message(body: Self.body(copying: datagram, at: datagram.readerIndex + head.bodyStart, length: bodyLength))
     }
+
+    /// The body of a parsed message as a buffer of its own: a slice would keep the whole buffer it came from
+    /// alive as long as the message, i.e. the 64 KiB a UDP read allocates (or a stream's cumulation buffer) for
+    /// every request a transaction holds (32 s for a non-INVITE over UDP, RFC 3261 §17.2.2 Timer J). Small
+    /// long-lived allocations made meanwhile end up between those buffers and keep their pages resident after
+    /// they are freed. Empty bodies (most requests) share one empty buffer.
+    static func body(copying buffer: ByteBuffer, at index: Int, length: Int) -> ByteBuffer {
+        guard length > 0, let bytes = buffer.viewBytes(at: index, length: length) else { return emptyBody }
+        var body = ByteBufferAllocator().buffer(capacity: length)
+        body.writeBytes(bytes)
+        return body
+    }
+
+    private static let emptyBody = ByteBuffer()
 
     // MARK: - Head
 

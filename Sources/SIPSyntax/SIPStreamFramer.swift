@@ -65,7 +65,10 @@ public struct SIPStreamFramer: Sendable {
             if let (head, headLength, bodyLength) = pending {
                 guard buffer.readableBytes >= headLength + bodyLength else { return nil }
                 buffer.moveReaderIndex(forwardBy: headLength)
-                let body = buffer.readSlice(length: bodyLength) ?? ByteBuffer()
+                // A copy, not a slice: a slice would keep the framer's buffer from being compacted in place
+                // and keep it alive as long as the message (see SIPParser.body(copying:at:length:)).
+                let body = SIPParser.body(copying: buffer, at: buffer.readerIndex, length: bodyLength)
+                buffer.moveReaderIndex(forwardBy: bodyLength)
                 pending = nil
                 scanOffset = 0
                 compact()
