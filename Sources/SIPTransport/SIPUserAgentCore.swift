@@ -39,8 +39,10 @@ public actor SIPUserAgentCore: SIPRequestHandler {
     private var handlers: [SIPMethod: MethodHandler] = [:]
     private var handlerOrder: [SIPMethod] = []
     private var extraAccepted: [String] = []
-    private var recentRequests: [MergeKey: String] = [:]
-    private var recentOrder: [MergeKey] = []
+    /// Merged-request memory: digest of (From tag, Call-ID, CSeq) → digest of the top Via's branch and sent-by,
+    /// and the digests in arrival order (a ring), so the oldest is forgotten first.
+    private var recentRequests: [UInt64: UInt64] = [:]
+    private var recentOrder: [UInt64] = []
     private var recentHead = 0
 
     public init(configuration: Configuration = Configuration()) {
@@ -136,15 +138,13 @@ public actor SIPUserAgentCore: SIPRequestHandler {
 
     // MARK: - Merged requests (§8.2.2.2)
 
-    private struct MergeKey: Hashable {
-        var fromTag: String
-        var callID: String
-        var cseq: UInt32
-        var method: SIPMethod
-    }
-
     /// A request without To tag whose From tag, Call-ID and CSeq equal those of a recent request that
     /// came with a different top-Via branch arrived over two paths: it is merged (§8.2.2.2).
+    ///
+    /// Both sides are kept as 64-bit digests (Swift's per-process seeded `Hasher`), not as strings: the memory
+    /// then takes no allocation per request. Strings would be thousands of small objects that outlive the
+    /// transactions around them, each keeping a page of the freed transactions resident. Two different requests
+    /// share a digest with probability 2⁻⁶⁴.
     private func isMergedRequest(_ request: SIPRequest) -> Bool {
         guard request.headers.to?.tag == nil,
             let fromTag = request.headers.from?.tag,
@@ -152,16 +152,29 @@ public actor SIPUserAgentCore: SIPRequestHandler {
             let cseq = request.headers.cseq,
             let via = request.headers.topVia
         else { return false }
-        let key = MergeKey(fromTag: fromTag, callID: callID, cseq: cseq.sequence, method: cseq.method)
-        let identity = "\(via.branch ?? "")|\(via.sentBy)"
+        var keyHasher = Hasher()
+        keyHasher.combine(fromTag)
+        keyHasher.combine(callID)
+        keyHasher.combine(cseq.sequence)
+        keyHasher.combine(cseq.method)
+        let key = UInt64(truncatingIfNeeded: keyHasher.finalize())
+        var identityHasher = Hasher()
+        identityHasher.combine(via.branch ?? "")
+        identityHasher.combine(via.sentBy)
+        let identity = UInt64(truncatingIfNeeded: identityHasher.finalize())
         if let seen = recentRequests[key] { return seen != identity }
         remember(key, identity)
         return false
     }
 
-    private func remember(_ key: MergeKey, _ identity: String) {
+    private func remember(_ key: UInt64, _ identity: UInt64) {
         let capacity = max(configuration.mergedRequestMemory, 1)
         if recentOrder.count < capacity {
+            if recentOrder.isEmpty {
+                // Sized once: growing by doubling would leave the smaller tables behind as holes in the heap.
+                recentOrder.reserveCapacity(capacity)
+                recentRequests.reserveCapacity(capacity)
+            }
             recentOrder.append(key)
         } else {
             recentRequests[recentOrder[recentHead]] = nil
