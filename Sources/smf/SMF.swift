@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import SIPTransport
 import SMFNode
 
 @main
@@ -19,6 +20,8 @@ struct SMF: AsyncParsableCommand {
     /// Parses and runs the command line, after `smf run --config FILE` put the file's options in it
     /// (``RunConfigFile``).
     static func main() async {
+        // Before anything allocates: large tables mapped on their own, freed heap given back (SIPHeapSettings).
+        SIPHeapSettings.fixMallocThresholds()
         let arguments: [String]
         do {
             arguments = try RunConfigFile.expand(Array(CommandLine.arguments.dropFirst()))

@@ -81,6 +81,9 @@ while let argument = arguments.popFirst() {
     }
 }
 
+// As `smf run` does at start (SIPHeapSettings): the memory figure is the node's.
+SIPHeapSettings.fixMallocThresholds()
+
 var logger = Logger(label: "smf-bench-notifier")
 logger.logLevel = .critical
 

@@ -218,9 +218,9 @@ private func measureNotifierAtScale() throws -> [String: Double] {
     let perSubscription = Double(after.resident - before.resident) / Double(liveSubscriptions)
     printError(
         String(
-            format: "smf-bench:   notifier RSS %.1f MB -> %.1f MB (%.1f MB right after subscribing, untrimmed); heap in use %.1f MB -> %.1f MB (%.0f B/subscription)",
+            format: "smf-bench:   notifier RSS %.1f MB -> %.1f MB (%.1f MB right after subscribing, untrimmed); heap in use %.1f MB -> %.1f MB (%.0f B/subscription; %.1f MB right after subscribing)",
             Double(before.resident) / 1e6, Double(after.resident) / 1e6, Double(filledRaw.resident) / 1e6, Double(before.heap) / 1e6,
-            Double(after.heap) / 1e6, Double(after.heap - before.heap) / Double(liveSubscriptions)))
+            Double(after.heap) / 1e6, Double(after.heap - before.heap) / Double(liveSubscriptions), Double(filledRaw.heap) / 1e6))
     let databaseBytes = directoryBytes(node.directory)
     printError(
         String(

@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import SIPTransport
 
 // smf-bench [--seconds N] [FILTER...]
 //
@@ -22,6 +23,9 @@ func printResult(_ text: String) {
     let line = Array((text + "\n").utf8)
     _ = line.withUnsafeBytes { write(STDOUT_FILENO, $0.baseAddress, $0.count) }
 }
+
+// The heap settings `smf run` uses (SIPHeapSettings), so in-process nodes behave as a node does.
+SIPHeapSettings.fixMallocThresholds()
 
 var seconds = 2.0
 var filters: [String] = []
