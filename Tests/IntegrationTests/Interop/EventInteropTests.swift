@@ -81,21 +81,26 @@ private func waitForInboxMessage(_ text: String, data: URL, timeout: Duration = 
 
 @Suite(.serialized, .timeLimit(.minutes(3))) struct SippAlarmSubscriptionTests {
     /// Same scenario as KamailioInteropTests' presence run; only the event package differs.
+    ///
+    /// Issue 3 asks for ≥ 500 dialogs at ≥ 100 dialogs/s. sipp starts dialogs at `-r 120`; the rate checked is
+    /// the dialogs completed divided by the wall time of the whole sipp run (process start to the last dialog's
+    /// end), so a node that falls behind shows a lower figure. At `-r 100` that measure is 99/s even when the node
+    /// keeps up, because 500 dialogs started 10 ms apart span 4.99 s before the last one runs.
     @Test(arguments: [("u1", "udp"), ("t1", "tcp")])
-    func sippRuns500AlarmSubscriptionsAt100PerSecondWithoutFailures(mode: String, transport: String) async throws {
+    func sippRuns500AlarmSubscriptionsAtOver100PerSecondWithoutFailures(mode: String, transport: String) async throws {
         let sipp = try requireTool("sipp")
         let node = try await SMFProcess(extraArguments: ["--user", "alarm"])
         defer { node.cleanUp() }
         let port = transport == "udp" ? node.udpPort : node.tcpPort
         let run = try await runSipp(
-            sipp, scenario: "subscribe_uac.xml", target: "127.0.0.1:\(port)", mode: mode, calls: 500, rate: 100,
+            sipp, scenario: "subscribe_uac.xml", target: "127.0.0.1:\(port)", mode: mode, calls: 500, rate: 120,
             keys: ["event": "m2m-alarm"], service: "alarm"
         )
         #expect(run.result.status == 0, "sipp exit \(run.result.status); output:\n\(run.result.output.suffix(4000))")
         #expect(run.stats.successfulCalls == 500)
         #expect(run.stats.failedCalls == 0)
         #expect(run.stats.unexpectedMessages == 0)
-        #expect(run.callsPerSecond >= 90)
+        #expect(run.callsPerSecond >= 100, "\(run.callsPerSecond) dialogs/s")
         #expect(node.process.isRunning)
         print("sipp m2m-alarm vs smf over \(transport): \(run.stats.successfulCalls) dialogs ok, \(run.stats.failedCalls) failed in \(run.elapsed) (\(Int(run.callsPerSecond)) dialogs/s)")
     }
