@@ -55,6 +55,9 @@ enum RunConfigFile {
         guard paths.count == 1 else { throw NodeConfigFileError(path: path, line: nil, "--config is given \(paths.count) times; give one file") }
         let text = try read(path)
         let file = try NodeConfigFile(text: text, path: path)
+        if let nested = file.entries.first(where: { $0.key == "config" }) {
+            throw NodeConfigFileError(path: path, line: nested.line, "'config' cannot be set in a config file; give one file with --config")
+        }
         let given = Set(options.filter { $0.hasPrefix("--") }.map { String($0.dropFirst(2).prefix { $0 != "=" }) })
         let entries = try file.arguments(options: Self.options, omitting: given)
         let expanded = entries.flatMap(\.arguments) + commandLine

@@ -74,6 +74,12 @@ import Testing
         #expect(badListen.status == 64)
         #expect(badListen.output.hasPrefix("smf run: \(file.path):2: bad value for 'listen': "), "\(badListen.output)")
 
+        try "data = DIR/data\nconfig = /etc/smf/other.conf\n".replacingOccurrences(of: "DIR", with: directory.path)
+            .write(to: file, atomically: true, encoding: .utf8)
+        let nested = try await runTool(smfBinary(), ["run", "--config", file.path], timeout: .seconds(20))
+        #expect(nested.status == 64)
+        #expect(nested.output == "smf run: \(file.path):2: 'config' cannot be set in a config file; give one file with --config\n")
+
         let missing = directory.appendingPathComponent("absent.conf").path
         let unreadable = try await runTool(smfBinary(), ["run", "--config", missing], timeout: .seconds(20))
         #expect(unreadable.status == 64)
