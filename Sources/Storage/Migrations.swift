@@ -22,6 +22,7 @@ enum Migrations {
         registerOverlay(&migrator)
         registerCommunity(&migrator)
         registerAlarms(&migrator)
+        registerCommunityContacts(&migrator)
 
         return migrator
     }()
