@@ -30,6 +30,8 @@ public final class SMFNode: Sendable {
     let startedAt: ContinuousClock.Instant
     let runtimeSlot: NodeRuntimeSlot
     let listenAddresses: NodeTransportAddresses
+    /// The node's communities once started (issue 5, NodeCommunity.swift).
+    let communitySlot: NodeCommunitySlot
     private let logger: Logger
     private let group: ServiceGroup
 
@@ -57,7 +59,12 @@ public final class SMFNode: Sendable {
         let listenAddresses = NodeTransportAddresses()
         self.runtimeSlot = runtimeSlot
         self.listenAddresses = listenAddresses
-        let router = NodeRequestRouter(core: userAgent, slot: runtimeSlot, transport: listenAddresses, user: configuration.user, logger: logger)
+        // Communities: requests of a community leave signed (the hook) and arrive verified (the router's gate).
+        let communitySlot = NodeCommunitySlot()
+        self.communitySlot = communitySlot
+        transportConfiguration.outboundRequestHook = communitySlot.outboundHook
+        let router = NodeRequestRouter(
+            core: userAgent, slot: runtimeSlot, transport: listenAddresses, user: configuration.user, communities: communitySlot, logger: logger)
         self.transport = SIPTransport(configuration: transportConfiguration, handler: router, eventLoopGroup: eventLoopGroup, logger: logger)
         self.startedAt = ContinuousClock.now
         self.control = ControlCommandRegistry()
@@ -69,6 +76,7 @@ public final class SMFNode: Sendable {
                     .init(service: ControlService(server: controlServer)),
                     .init(service: transport),
                     .init(service: OverlayService(slot: runtimeSlot)),
+                    .init(service: CommunityService(slot: communitySlot)),
                     .init(service: EndpointService(slot: runtimeSlot, logger: logger)),
                     .init(service: ReadinessService(transport: transport, onReady: onReady)),
                 ],
@@ -80,6 +88,7 @@ public final class SMFNode: Sendable {
             try registerNodeCommands()
             try registerEventCommands()
             try registerOverlayCommands()
+            try registerCommunityCommands()
         } catch {
             logger.error("cannot register the node's control commands", metadata: ["smf.error": "\(error)"])
         }
@@ -145,7 +154,8 @@ public final class SMFNode: Sendable {
         endpointConfiguration.onMessage = inbox.hook
         let endpoint = SIPEndpoint(
             configuration: endpointConfiguration, transport: transport, userAgent: userAgent,
-            store: database.endpointStore, packages: [PresenceEventPackage()] + M2MEventPackages.all, logger: logger)
+            store: database.endpointStore, packages: [PresenceEventPackage()] + M2MEventPackages.all + [NodeMembershipPackage.package],
+            logger: logger)
         do {
             try await endpoint.start()
         } catch {
@@ -161,6 +171,7 @@ public final class SMFNode: Sendable {
         await presence.restore()
         let runtime = NodeRuntime(
             database: database, endpoint: endpoint, presence: presence, inbox: inbox, registration: registration, overlay: overlay)
+        await startCommunities(database: database, overlay: overlay, endpoint: endpoint, aor: aor)
         runtimeSlot.set(runtime)
     }
 
@@ -211,6 +222,24 @@ public final class SMFNode: Sendable {
         guard let address = await transport.boundAddresses.first(where: { $0.transport == protocolName }) else { return nil }
         let parameter = protocolName == .tcp ? ";transport=tcp" : ""
         return "sip:\(configuration.user)@\(address.hostForURI):\(address.port)\(parameter)"
+    }
+}
+
+extension SMFNode {
+    /// The membership the service runtime asks of this node (its sub-communities, requests verified by its gate).
+    public var serviceMembership: NodeServiceMembership { NodeServiceMembership(slot: communitySlot) }
+
+    /// Restores the node's communities from its database and starts their rings (NodeCommunity.swift).
+    func startCommunities(database: SMFDatabase, overlay: NodeOverlay, endpoint: SIPEndpoint, aor: SIPURI) async {
+        let environment = NodeCommunities.Environment(
+            dataDirectory: configuration.dataDirectory, addressOfRecord: aor, overlayAddress: overlay.node.me.address,
+            overlay: configuration.overlay, recordLifetime: configuration.overlayRegistrationLifetime)
+        let communities = NodeCommunities(
+            identity: overlay.node.identity, store: SQLiteMembershipStore(database: database), transport: transport, endpoint: endpoint,
+            environment: environment, logger: logger,
+            clock: { OverlayInstant(milliseconds: Int64(Date().timeIntervalSince1970 * 1000)) })
+        communitySlot.set(communities)
+        await communities.start()
     }
 }
 

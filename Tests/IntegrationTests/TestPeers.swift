@@ -100,6 +100,17 @@ final class TCPPeer {
         }
     }
 
+    /// Reads exactly `count` more bytes (as text, e.g. a body after its headers), or nil on timeout/close.
+    func receive(bytes count: Int) async -> String? {
+        while pending.utf8.count < count {
+            guard let chunk = await iterator.next() else { return nil }
+            pending += String(buffer: chunk)
+        }
+        let bytes = Array(pending.utf8)
+        pending = String(decoding: bytes[count...], as: UTF8.self)
+        return String(decoding: bytes[..<count], as: UTF8.self)
+    }
+
     /// Waits for the peer to close the connection; true if it did before the timeout.
     func waitForClose() async -> Bool {
         while await iterator.next() != nil {}
