@@ -14,32 +14,48 @@ import Storage
 extension NodeCommunities {
     // MARK: - The community's ring
 
-    /// Joins the ring of `id` (or starts it), stores this node's records there, then keeps the node in sync:
-    /// revocations every half stabilisation period, members and sub-community statements every period, own
-    /// records again every half record lifetime. Runs until cancelled (leave, shutdown).
+    /// Joins the ring of `id` (or starts it), then keeps the node in sync, each in its own loop so a slow one (a
+    /// lookup timing out) never holds up another: revocations fetched every half stabilisation period, revocations
+    /// and certificates this node could not deliver sent again every period, members and sub-community statements
+    /// fetched every period, own records stored again every half record lifetime, and a check every 10 periods that
+    /// the node is not alone in the ring. Runs until cancelled (leave, shutdown).
     func maintainRing(_ id: CommunityID, bootstrap: [OverlayAddress], mayCreate: Bool) async {
         guard await joinRing(id, bootstrap: bootstrap, mayCreate: mayCreate) else { return }
-        await publishOwnRecords(id)
-        await syncMembers(id)
-        let clock = ContinuousClock()
-        var lastPublished = clock.now
-        var tick = 0
-        while !Task.isCancelled, communities[id] != nil {
-            do { try await Task.sleep(for: syncPeriod) } catch { return }
-            await syncRevocations(id)
-            if revocationsToStore.contains(id) { await putRevocations(id) }
-            if tick % 2 == 1 {
-                await syncMembers(id)
-                await syncSubCommunities(id)
-                await retryCertificateDeliveries(id)
+        await syncRevocations(id)
+        let period = environment.overlay.stabilizeInterval
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.every(self.syncPeriod, id) { await $0.syncRevocations(id) } }
+            group.addTask {
+                await self.every(period, id) {
+                    await $0.retryRevocationDeliveries(id)
+                    await $0.retryCertificateDeliveries(id)
+                    await $0.retryRevocationStore(id)
+                }
             }
-            if lastPublished.duration(to: clock.now) >= environment.recordLifetime / 2 {
-                await publishOwnRecords(id)
-                lastPublished = clock.now
+            group.addTask {
+                await self.publishOwnRecords(id)
+                await self.every(self.environment.recordLifetime / 2, id) { await $0.publishOwnRecords(id) }
             }
-            tick += 1
+            group.addTask {
+                await self.every(period, id) {
+                    await $0.syncMembers(id)
+                    await $0.syncSubCommunities(id)
+                }
+            }
+            group.addTask { await self.every(period * 10, id) { await $0.rejoinIfAlone(id) } }
         }
     }
+
+    /// Runs `body` every `interval` (first after one interval) while the node is in community `id`.
+    private nonisolated func every(_ interval: Duration, _ id: CommunityID, _ body: (NodeCommunities) async -> Void) async {
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: interval) } catch { return }
+            guard await isMember(of: id) else { return }
+            await body(self)
+        }
+    }
+
+    private func isMember(of id: CommunityID) -> Bool { communities[id] != nil }
 
     /// Joins through `bootstrap` and the members this node knows; starts the ring when it knows nobody, or (with
     /// `mayCreate`) when nobody answered: at once if this node has the lowest Node-ID among them, else after a
@@ -136,25 +152,93 @@ extension NodeCommunities {
         }
     }
 
+    /// Stores the revocations in the ring again when the last attempt failed.
+    func retryRevocationStore(_ id: CommunityID) async {
+        if revocationsToStore.contains(id) { await putRevocations(id) }
+    }
+
     /// Sends a new revocation to every member this node knows (except the revoked one), then stores it in the ring.
+    /// Members that do not take it now get it again every stabilisation period until they do.
     func spread(_ revocation: Revocation, in id: CommunityID) async {
         let members = ((try? store.members(of: id)) ?? []).filter { $0.publicKey != identity.publicKey && $0.publicKey != revocation.revokedKey }
-        let body = base64URL(revocation.encoded)
-        await withTaskGroup(of: Void.self) { group in
-            for member in members {
-                guard let contact = member.contact, let uri = SIPURI(contact), !uri.host.isEmpty else { continue }
+        await send([revocation], to: members.map { ($0.nodeID, $0.contact) }, in: id)
+        await putRevocations(id)
+    }
+
+    /// Sends revocations to members (each in its own MESSAGE) and remembers those not taken.
+    private func send(_ revocations: [Revocation], to members: [(NodeID, String?)], in id: CommunityID) async {
+        let addressOfRecord = environment.addressOfRecord
+        let transport = self.transport
+        let failed = await withTaskGroup(of: (NodeID, [Revocation]).self) { group in
+            for (nodeID, contact) in members {
+                guard let contact, let uri = SIPURI(contact), !uri.host.isEmpty else {
+                    continue
+                }
                 let target = CommunityResource(community: id, subCommunity: nil).uri(host: uri.host, port: uri.port)
                 group.addTask {
-                    var generator = SystemRandomNumberGenerator()
-                    let request = SIPPagerMessage.make(
-                        to: target, from: self.environment.addressOfRecord,
-                        body: SIPEventBody(contentType: CommunityBodies.revocationType, text: body), using: &generator)
-                    guard let destination = try? OverlaySIPCarriage.destination(of: OverlayAddress(target.description)) else { return }
-                    _ = try? await self.transport.send(request, to: destination)
+                    var missed: [Revocation] = []
+                    for revocation in revocations {
+                        var generator = SystemRandomNumberGenerator()
+                        let request = SIPPagerMessage.make(
+                            to: target, from: addressOfRecord,
+                            body: SIPEventBody(contentType: CommunityBodies.revocationType, text: base64URL(revocation.encoded)), using: &generator)
+                        guard let destination = try? OverlaySIPCarriage.destination(of: OverlayAddress(target.description)),
+                            let response = try? await transport.send(request, to: destination), (200..<300).contains(response.statusCode)
+                        else {
+                            missed.append(revocation)
+                            continue
+                        }
+                    }
+                    return (nodeID, missed)
                 }
             }
+            var failed: [(NodeID, [Revocation])] = []
+            for await result in group where !result.1.isEmpty { failed.append(result) }
+            return failed
         }
-        await putRevocations(id)
+        for (nodeID, missed) in failed { undeliveredRevocations[id, default: [:]][nodeID, default: []] += missed }
+    }
+
+    /// Sends again the revocations a member has not taken yet.
+    func retryRevocationDeliveries(_ id: CommunityID) async {
+        guard let waiting = undeliveredRevocations[id], !waiting.isEmpty, let state = communities[id] else { return }
+        undeliveredRevocations[id] = nil
+        let members = (try? store.members(of: id)) ?? []
+        var targets: [(NodeID, String?)] = []
+        var revocations: [Revocation] = []
+        for (nodeID, pending) in waiting {
+            guard let member = members.first(where: { $0.nodeID == nodeID }), !state.member.verifier.revocations.isRevoked(member.publicKey) else {
+                continue
+            }
+            targets.append((nodeID, member.contact))
+            for revocation in pending where !revocations.contains(revocation) { revocations.append(revocation) }
+        }
+        await send(revocations, to: targets, in: id)
+    }
+
+    /// A node that finds itself alone in a community's ring while it knows other members (it started the ring when
+    /// none answered, or its only neighbour was revoked) joins them again with a fresh ring node.
+    func rejoinIfAlone(_ id: CommunityID) async {
+        guard let state = communities[id] else { return }
+        let status = await state.ring.status()
+        guard status.phase == .joined, !status.successors.contains(where: { $0.id != identity.nodeID }) else { return }
+        let peers = knownPeers(id)
+        guard !peers.isEmpty else { return }
+        let fresh = makeRing(state.community)
+        do throws(OverlaySIPError) {
+            try await fresh.join(bootstrap: peers.map(\.address), attemptTimeout: max(.seconds(3), environment.overlay.requestTimeout * 6))
+        } catch {
+            await fresh.stop()
+            return
+        }
+        guard let old = communities[id]?.ring else {
+            await fresh.stop()
+            return
+        }
+        communities[id]?.ring = fresh
+        await old.stop()
+        logger.info("rejoined the community ring", metadata: ["smf.community": "\(state.community)"])
+        await publishOwnRecords(id)
     }
 
     /// A revocation a member sent (MESSAGE `application/smf-revocation`): applied when it verifies.

@@ -28,8 +28,8 @@ struct CommunityState: Sendable {
     var ownSubCertificates: [String: MemberCertificate]
     /// Where the founding key is kept, when this node founded the community.
     var foundingKeyPath: String?
-    /// The community's own overlay ring.
-    let ring: OverlayNode
+    /// The community's own overlay ring (replaced when the node rejoins after finding itself alone).
+    var ring: OverlayNode
     /// Joins the ring and keeps membership in sync with it.
     var ringTask: Task<Void, Never>?
     /// Set when this node learns that it was revoked itself.
@@ -81,6 +81,9 @@ actor NodeCommunities {
     /// Sub-community certificates this node issued as owner that have not reached their member yet (sent again
     /// every stabilisation period).
     var undeliveredCertificates: [CommunityID: [MemberCertificate]] = [:]
+    /// Revocations this node issued that have not reached a member yet, by member (sent again every
+    /// stabilisation period, so a member that was down learns them as soon as it is back).
+    var undeliveredRevocations: [CommunityID: [NodeID: [Revocation]]] = [:]
 
     init(
         identity: NodeIdentity, store: SQLiteMembershipStore, transport: SIPTransport, endpoint: SIPEndpoint, environment: Environment,
@@ -177,17 +180,22 @@ actor NodeCommunities {
         let id = member.community.id
         var verifier = RequestVerifier(membership: member.verifier)
         verifier.subCommunities = subs
-        var ringLogger = logger
-        ringLogger[metadataKey: "smf.community"] = "\(member.community)"
-        let ring = OverlayNode(
-            identity: identity, address: environment.overlayAddress, transport: transport, configuration: environment.overlay, epoch: now,
-            logger: ringLogger, ring: id.description)
+        let ring = makeRing(member.community)
         communities[id] = CommunityState(
             member: member, verifier: verifier, subs: subs, ownSubCertificates: ownSubCertificates, foundingKeyPath: foundingKeyPath, ring: ring)
         inactive[id] = nil
         let task = Task { await self.maintainRing(id, bootstrap: bootstrap, mayCreate: mayCreateRing) }
         communities[id]?.ringTask = task
         refreshMemberEndpoints(id)
+    }
+
+    /// A ring node of `community` on the node's transport, told apart from the others by `Overlay-Ring: <id>`.
+    func makeRing(_ community: Community) -> OverlayNode {
+        var ringLogger = logger
+        ringLogger[metadataKey: "smf.community"] = "\(community)"
+        return OverlayNode(
+            identity: identity, address: environment.overlayAddress, transport: transport, configuration: environment.overlay, epoch: now,
+            logger: ringLogger, ring: community.id.description)
     }
 
     // MARK: - Looking things up

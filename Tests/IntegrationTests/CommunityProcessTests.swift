@@ -177,6 +177,44 @@ import Testing
         return try JSONDecoder().decode([SubscriptionRow].self, from: Data(output.utf8)).map { "\($0.role) \($0.package) \($0.peer) \($0.state)" }.sorted()
     }
 
+    /// A member that is down while a revocation is issued learns it within one stabilisation period of coming back
+    /// (the revoker sends it again every period until it is taken; the ring holds it too), and keeps refusing the
+    /// revoked member.
+    @Test func revocationReachesAMemberThatWasDownWhenItComesBack() async throws {
+        let a = try await Self.start()
+        defer { a.cleanUp() }
+        let b = try await Self.start()
+        defer { b.cleanUp() }
+        let c = try await Self.start()
+        defer { c.cleanUp() }
+        try await a.succeed(["community", "create", "north-street"])
+        for node in [b, c] { try await node.succeed(["community", "join", try await a.invitation(), "--bootstrap", a.address]) }
+        let short = String(try #require(try await a.communities().first).id.prefix(12))
+        let idC = try await c.nodeID()
+        let resourceAtB = "sip:membership.\(short)@127.0.0.1:\(b.port)"
+        let admitted = try await c.smf(["presence", "watch", resourceAtB, "--package", "smf-membership", "--count", "1"])
+        #expect(admitted.status == 0, "\(admitted.output)")
+
+        try await b.stop(with: SIGTERM)
+        try await a.succeed(["community", "revoke", String(idC.prefix(8))])
+        let clock = ContinuousClock()
+        let b2 = try await Self.start(b.dataDirectory, port: b.port)
+        defer { b2.cleanUp() }
+        let back = clock.now
+        var refusedAfter: Duration?
+        while clock.now - back < .seconds(15) {
+            let attempt = try await c.smf(["presence", "watch", resourceAtB, "--package", "smf-membership", "--count", "1"])
+            if attempt.status == 1, attempt.output.contains("refused with 403") {
+                refusedAfter = clock.now - back
+                break
+            }
+        }
+        let delay = try #require(refusedAfter, "B refuses C once it is back")
+        print("community.revocation_after_restart_refused_after \(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000) ms")
+        #expect(delay <= .milliseconds(2 * Self.stabilizeMs), "within one stabilisation period of B's return (plus one for B's start), not \(delay)")
+        #expect(!(try await b2.members().map(\.nodeID).contains(idC)))
+    }
+
     /// The captured request as D sends it from its own socket: the same bytes with D's Via (not covered by the
     /// signature), so it is a new transaction and not a retransmission the transport would absorb.
     private static func fromNewSocket(_ message: String) -> String {
