@@ -16,8 +16,8 @@ public import SIPTransport
 /// One running `smf` node: its data directory and database, control channel, SIP transport and UA core, and the
 /// SIP endpoint serving `presence` and the M2M packages, wired into a `ServiceGroup`.
 ///
-/// Services start in dependency order (storage → control → transport → overlay → endpoint) and shut down in reverse, so
-/// the endpoint stops before the transport closes. Call ``start()`` to open the database and control socket, bind
+/// Services start in dependency order (storage → control → transport → overlay → communities → endpoint) and shut down
+/// in reverse, so the endpoint stops before the transport closes. Call ``start()`` to open the database and control socket, bind
 /// the listeners and start the endpoint, then ``run()``; ``shutdown()`` (or a configured signal) ends ``run()``
 /// gracefully.
 public final class SMFNode: Sendable {

@@ -17,8 +17,10 @@ struct RunCommand: AsyncParsableCommand {
             presence agent of its address of record sip:USER@HOST:PORT (its first UDP listener) and serves the \
             presence and m2m-alarm event packages and MESSAGE. It takes part in the community's overlay (a Chord ring \
             carried in SIP REGISTERs) with the key in <dir>/identity.key, joining through --bootstrap peers, and \
-            registers its address of record there. Prints one line 'smf ready: <listeners> data=<dir>' \
-            on stdout once the listeners are open; logs go to stderr.
+            registers its address of record there. The communities it belongs to (smf community, smf sub) come back \
+            from <dir>/smf.sqlite, each with its own ring; requests of a community are verified (403 with the reason \
+            when they fail) and the node serves the smf-membership package. Prints one line \
+            'smf ready: <listeners> data=<dir>' on stdout once the listeners are open; logs go to stderr.
             """
     )
 
