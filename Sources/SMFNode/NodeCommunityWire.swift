@@ -73,7 +73,8 @@ struct CommunityResource: Hashable, Sendable, CustomStringConvertible {
 struct CommunityAssertion: Hashable, Sendable {
     static let header = "SMF-Asserted-Member"
 
-    var member: NodeID
+    /// The member's Node-ID, 40 hex digits.
+    var member: String
     var community: CommunityID
     var subCommunities: [String]
 
@@ -82,7 +83,7 @@ struct CommunityAssertion: Hashable, Sendable {
     }
 
     init(member: NodeID, community: CommunityID, subCommunities: [String]) {
-        self.member = member
+        self.member = member.description
         self.community = community
         self.subCommunities = subCommunities
     }
@@ -90,12 +91,13 @@ struct CommunityAssertion: Hashable, Sendable {
     /// Reads the header value; nil when it is not one the gate wrote.
     init?(value: String) {
         let parts = value.split(separator: ";", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-        guard parts.count == 3, let memberBytes = hexBytes(parts[0]), let member = NodeID(bytes: memberBytes),
+        guard parts.count == 3, parts[0].count == 40, parts[0].allSatisfy(\.isHexDigit),
             parts[1].hasPrefix("community="), let community = CommunityID(hex: parts[1].dropFirst("community=".count)),
             parts[2].hasPrefix("subs=")
         else { return nil }
-        let subs = parts[2].dropFirst("subs=".count).split(separator: ",").compactMap { percentDecodedUser(String($0)) }
-        self.init(member: member, community: community, subCommunities: subs)
+        member = parts[0].lowercased()
+        self.community = community
+        subCommunities = parts[2].dropFirst("subs=".count).split(separator: ",").compactMap { percentDecodedUser(String($0)) }
     }
 
     /// The assertion the gate added to `request`, if any.
@@ -198,30 +200,6 @@ func fromBase64URL(_ text: String) -> [UInt8]? {
     return Data(base64Encoded: standard).map { [UInt8]($0) }
 }
 
-/// Bytes from hex digits; nil for anything else.
-func hexBytes(_ text: some StringProtocol) -> [UInt8]? {
-    let digits = Array(text.utf8)
-    guard digits.count % 2 == 0 else { return nil }
-    var bytes: [UInt8] = []
-    bytes.reserveCapacity(digits.count / 2)
-    var index = 0
-    while index < digits.count {
-        guard let high = hexValue(digits[index]), let low = hexValue(digits[index + 1]) else { return nil }
-        bytes.append(high << 4 | low)
-        index += 2
-    }
-    return bytes
-}
-
-private func hexValue(_ digit: UInt8) -> UInt8? {
-    switch digit {
-    case 0x30...0x39: digit - 0x30
-    case 0x61...0x66: digit - 0x61 + 10
-    case 0x41...0x46: digit - 0x41 + 10
-    default: nil
-    }
-}
-
 /// Characters a SIP user part may carry unescaped (RFC 3261 §25.1: unreserved and user-unreserved, minus `;`,
 /// `,`, `?` and `=`, which would be ambiguous in the places the node writes names).
 private let userSafe: Set<UInt8> = Set(Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.!~*'()&+$/".utf8))
@@ -241,15 +219,15 @@ func percentEncodedUser(_ text: String) -> String {
 func percentDecodedUser(_ text: String) -> String? {
     guard text.contains("%") else { return text }
     var bytes: [UInt8] = []
-    var iterator = Array(text.utf8).makeIterator()
-    while let byte = iterator.next() {
-        if byte == 0x25 {
-            guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else { return nil }
-            bytes.append(high << 4 | low)
-        } else {
-            bytes.append(byte)
-        }
+    var rest = Substring(text)
+    while let percent = rest.firstIndex(of: "%") {
+        bytes += Array(rest[..<percent].utf8)
+        let escape = rest[rest.index(after: percent)...].prefix(2)
+        guard escape.count == 2, let byte = UInt8(escape, radix: 16) else { return nil }
+        bytes.append(byte)
+        rest = rest[rest.index(percent, offsetBy: 3)...]
     }
+    bytes += Array(rest.utf8)
     return String(validating: bytes, as: UTF8.self)
 }
 

@@ -19,12 +19,9 @@ import Testing
     /// the ring, on the sub-community's service and when it replays a NOTIFY it captured, and nothing changes; A
     /// revokes C and C is refused within one stabilisation period; everything survives a restart of every node.
     @Test func communityAdmitsMembersKeepsStrangersOutAndSurvivesRestart() async throws {
-        let a = try await Self.start()
-        defer { a.cleanUp() }
-        let b = try await Self.start()
-        defer { b.cleanUp() }
-        let c = try await Self.start()
-        defer { c.cleanUp() }
+        let nodes = try await Self.startNodes(3)
+        defer { for node in nodes { node.cleanUp() } }
+        let (a, b, c) = (nodes[0], nodes[1], nodes[2])
 
         // Found on A; invite and join B and C.
         let created = try await a.succeed(["community", "create", "north-street"])
@@ -124,18 +121,10 @@ import Testing
         let before = try await c.smf(["presence", "watch", "sip:membership.\(short)@127.0.0.1:\(b.port)", "--package", "smf-membership", "--count", "1"])
         #expect(before.status == 0, "C is a member before: \(before.output)")
         #expect(try await a.succeed(["community", "revoke", String(idC.prefix(8)), "--reason", "moved away"]).contains("revoked \(idC) (member)"))
-        let clock = ContinuousClock()
-        let revokedAt = clock.now
-        var refusedAfter: Duration?
-        while clock.now - revokedAt < .seconds(10) {
-            let attempt = try await c.smf(["presence", "watch", "sip:membership.\(short)@127.0.0.1:\(b.port)", "--package", "smf-membership", "--count", "1"])
-            if attempt.status == 1, attempt.output.contains("refused with 403") {
-                refusedAfter = clock.now - revokedAt
-                break
-            }
-        }
-        let delay = try #require(refusedAfter, "B refuses C after the revocation")
-        print("community.revocation_refused_after \(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000) ms")
+        let delay = try #require(
+            try await Self.refusal(of: c, watching: "sip:membership.\(short)@127.0.0.1:\(b.port)", since: ContinuousClock.now),
+            "B refuses C after the revocation")
+        print("community.revocation_refused_after \(Self.milliseconds(delay)) ms")
         #expect(delay <= .milliseconds(Self.stabilizeMs), "refused within one stabilisation period, not after \(delay)")
         // A joins the sub-community too (approved by B), so the restart below has a sub-community member to keep.
         #expect(try await a.succeed(["sub", "join", sub]).contains("requested to join \(sub)"))
@@ -171,6 +160,32 @@ import Testing
         #expect(aWatches.status == 0, "A's sub-community certificate survived: \(aWatches.output)")
     }
 
+    /// `count` fresh nodes; the ones started are stopped again when a later one fails to start.
+    private static func startNodes(_ count: Int) async throws -> [OverlayProcess] {
+        var nodes: [OverlayProcess] = []
+        do {
+            for _ in 0..<count { nodes.append(try await start()) }
+        } catch {
+            for node in nodes { node.cleanUp() }
+            throw error
+        }
+        return nodes
+    }
+
+    /// How long after `start` a SUBSCRIBE of `node` to `resource` (package smf-membership, sent again and again) is
+    /// first refused with 403; nil when it is not within 15 s.
+    private static func refusal(of node: OverlayProcess, watching resource: String, since start: ContinuousClock.Instant) async throws -> Duration? {
+        while ContinuousClock.now - start < .seconds(15) {
+            let attempt = try await node.smf(["presence", "watch", resource, "--package", "smf-membership", "--count", "1"])
+            if attempt.status == 1, attempt.output.contains("refused with 403") { return ContinuousClock.now - start }
+        }
+        return nil
+    }
+
+    private static func milliseconds(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+    }
+
     /// A node's subscriptions as `role package peer state` (without the times that run down).
     private static func subscriptions(of node: OverlayProcess) async throws -> [String] {
         let output = try await node.succeed(["subscriptions", "--json"])
@@ -181,12 +196,9 @@ import Testing
     /// (the revoker sends it again every period until it is taken; the ring holds it too), and keeps refusing the
     /// revoked member.
     @Test func revocationReachesAMemberThatWasDownWhenItComesBack() async throws {
-        let a = try await Self.start()
-        defer { a.cleanUp() }
-        let b = try await Self.start()
-        defer { b.cleanUp() }
-        let c = try await Self.start()
-        defer { c.cleanUp() }
+        let nodes = try await Self.startNodes(3)
+        defer { for node in nodes { node.cleanUp() } }
+        let (a, b, c) = (nodes[0], nodes[1], nodes[2])
         try await a.succeed(["community", "create", "north-street"])
         for node in [b, c] { try await node.succeed(["community", "join", try await a.invitation(), "--bootstrap", a.address]) }
         let short = String(try #require(try await a.communities().first).id.prefix(12))
@@ -197,20 +209,10 @@ import Testing
 
         try await b.stop(with: SIGTERM)
         try await a.succeed(["community", "revoke", String(idC.prefix(8))])
-        let clock = ContinuousClock()
         let b2 = try await Self.start(b.dataDirectory, port: b.port)
         defer { b2.cleanUp() }
-        let back = clock.now
-        var refusedAfter: Duration?
-        while clock.now - back < .seconds(15) {
-            let attempt = try await c.smf(["presence", "watch", resourceAtB, "--package", "smf-membership", "--count", "1"])
-            if attempt.status == 1, attempt.output.contains("refused with 403") {
-                refusedAfter = clock.now - back
-                break
-            }
-        }
-        let delay = try #require(refusedAfter, "B refuses C once it is back")
-        print("community.revocation_after_restart_refused_after \(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000) ms")
+        let delay = try #require(try await Self.refusal(of: c, watching: resourceAtB, since: ContinuousClock.now), "B refuses C once it is back")
+        print("community.revocation_after_restart_refused_after \(Self.milliseconds(delay)) ms")
         #expect(delay <= .milliseconds(2 * Self.stabilizeMs), "within one stabilisation period of B's return (plus one for B's start), not \(delay)")
         #expect(!(try await b2.members().map(\.nodeID).contains(idC)))
     }
@@ -227,12 +229,9 @@ import Testing
     /// Two communities of the same name on one machine, and a node in both: each community's ring holds its own
     /// records, its members see only its members, and its services refuse the other's members.
     @Test func twoCommunitiesOnOneMachineDoNotSeeEachOther() async throws {
-        let x1 = try await Self.start()
-        defer { x1.cleanUp() }
-        let y1 = try await Self.start()
-        defer { y1.cleanUp() }
-        let both = try await Self.start()
-        defer { both.cleanUp() }
+        let nodes = try await Self.startNodes(3)
+        defer { for node in nodes { node.cleanUp() } }
+        let (x1, y1, both) = (nodes[0], nodes[1], nodes[2])
         try await x1.succeed(["community", "create", "north-street"])
         try await y1.succeed(["community", "create", "north-street"])
         let x = try #require(try await x1.communities().first).id
@@ -283,12 +282,9 @@ import Testing
     /// `smf community join` says exactly what is wrong with a malformed, expired, foreign, altered or used
     /// invitation, and nothing is stored at either end.
     @Test func invitationProblemsReachTheUserIntact() async throws {
-        let a = try await Self.start()
-        defer { a.cleanUp() }
-        let other = try await Self.start()
-        defer { other.cleanUp() }
-        let joiner = try await Self.start()
-        defer { joiner.cleanUp() }
+        let nodes = try await Self.startNodes(3)
+        defer { for node in nodes { node.cleanUp() } }
+        let (a, other, joiner) = (nodes[0], nodes[1], nodes[2])
         try await a.succeed(["community", "create", "north-street"])
         try await other.succeed(["community", "create", "harbour-coop"])
 
