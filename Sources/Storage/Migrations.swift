@@ -22,6 +22,8 @@ enum Migrations {
         registerOverlay(&migrator)
         registerCommunity(&migrator)
         registerAlarms(&migrator)
+        registerReadings(&migrator)
+        registerSurveillanceState(&migrator)
 
         return migrator
     }()
