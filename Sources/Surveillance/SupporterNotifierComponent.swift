@@ -376,10 +376,9 @@ actor SupporterNotifierComponent: ServiceComponent {
                             await self.answered(id, by: supporter, decision)
                         }
                     case .terminated(let reason):
-                        if !settled {
-                            settled = true
-                            await self.delivered(id, attempt: attempt, .failed(statusCode: nil, reason: reason))
-                        }
+                        // Nothing more comes in this subscription; a late answer may still come to the instance.
+                        if !settled { await self.delivered(id, attempt: attempt, .failed(statusCode: nil, reason: reason)) }
+                        return
                     }
                 }
                 if !settled { await self.delivered(id, attempt: attempt, .failed(statusCode: nil, reason: "the subscription ended unanswered")) }
