@@ -275,6 +275,21 @@ extension ServiceValue {
     func isOfType(_ expected: String) -> Bool {
         contentType.isEmpty || SurveillanceMediaType.matches(contentType, expected)
     }
+
+    /// The body read by `parse` when the media type is `expected`; nil when it cannot be read. Such a value is
+    /// logged and dropped, not refused: a refused value would come back for ever.
+    func decoded<T>(as expected: String, on port: String, logger: Logger, _ parse: ([UInt8]) throws -> T) -> T? {
+        guard isOfType(expected) else {
+            logger.droppedValue(port, self, "media type \(contentType), expected \(expected)")
+            return nil
+        }
+        do {
+            return try parse(body)
+        } catch {
+            logger.droppedValue(port, self, "\(error)")
+            return nil
+        }
+    }
 }
 
 extension Logger {

@@ -124,17 +124,8 @@ actor RuleComponent: ServiceComponent {
     func receive(_ input: ServiceInput, context: any ServiceContext) async throws {
         guard case .value(let port, let wire, let value) = input, port == "readings" else { return }
         try await sendUnsent(context)
-        let bodies: [SensorReadingBody]
-        do {
-            guard value.isOfType(SurveillanceMediaType.sensorReading) else {
-                throw SurveillanceError(.invalidSensorBody, "media type \(value.contentType)")
-            }
-            bodies = try SensorReadingBody.parseBatch(value.body)
-        } catch {
-            // A value that can never be read is not refused (it would come back for ever): it is dropped.
-            context.logger.droppedValue(port, value, "\(error)")
-            return
-        }
+        guard let bodies = value.decoded(as: SurveillanceMediaType.sensorReading, on: port, logger: context.logger, SensorReadingBody.parseBatch)
+        else { return }
         try await evaluate(bodies, wire: wire, context: context)
     }
 

@@ -35,17 +35,8 @@ struct SensorForwarderComponent: ServiceComponent {
 
     func receive(_ input: ServiceInput, context: any ServiceContext) async throws {
         guard case .value(let port, _, let value) = input, port == "requests" else { return }
-        let request: ForwardRequestBody
-        do {
-            guard value.isOfType(SurveillanceMediaType.forwardRequest) else {
-                throw SurveillanceError(.invalidForwardRequest, "media type \(value.contentType)")
-            }
-            request = try ForwardRequestBody(parsing: value.body)
-        } catch {
-            // A value that can never be read is not refused (it would come back for ever): it is dropped.
-            context.logger.droppedValue(port, value, "\(error)")
-            return
-        }
+        guard let request = value.decoded(as: SurveillanceMediaType.forwardRequest, on: port, logger: context.logger, ForwardRequestBody.init(parsing:))
+        else { return }
         guard let destination = request.destination ?? defaultDestination else {
             let id = value.id.isEmpty ? "" : value.id + "/reading"
             try await context.emit(.reading(request.reading, id: id), on: "readings")

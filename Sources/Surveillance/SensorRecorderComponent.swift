@@ -88,18 +88,8 @@ actor SensorRecorderComponent: ServiceComponent {
 
     func receive(_ input: ServiceInput, context: any ServiceContext) async throws {
         guard case .value(let port, _, let value) = input, port == "readings" else { return }
-        guard value.isOfType(SurveillanceMediaType.sensorReading) else {
-            context.logger.droppedValue(port, value, "media type \(value.contentType)")
-            return
-        }
-        let bodies: [SensorReadingBody]
-        do {
-            bodies = try SensorReadingBody.parseBatch(value.body)
-        } catch {
-            // A value that can never be read is not refused (it would come back for ever): it is dropped.
-            context.logger.droppedValue(port, value, error.description)
-            return
-        }
+        guard let bodies = value.decoded(as: SurveillanceMediaType.sensorReading, on: port, logger: context.logger, SensorReadingBody.parseBatch)
+        else { return }
         let base = value.id.isEmpty ? "value:" + StableHash.hex(value.body) : value.id
         let ids = bodies.count == 1 ? [base] : bodies.indices.map { "\(base)#\($0)" }
         try await record(bodies, ids: ids, context: context)

@@ -142,17 +142,8 @@ actor SupporterNotifierComponent: ServiceComponent {
 
     func receive(_ input: ServiceInput, context: any ServiceContext) async throws {
         guard case .value(let port, _, let value) = input, port == "selections" else { return }
-        let selection: SelectionBody
-        do {
-            guard value.isOfType(SurveillanceMediaType.selection) else {
-                throw SurveillanceError(.invalidSelection, "media type \(value.contentType)")
-            }
-            selection = try SelectionBody(parsing: value.body)
-        } catch {
-            // A value that can never be read is not refused (it would come back for ever): it is dropped.
-            context.logger.droppedValue(port, value, "\(error)")
-            return
-        }
+        guard let selection = value.decoded(as: SurveillanceMediaType.selection, on: port, logger: context.logger, SelectionBody.init(parsing:))
+        else { return }
         let id = selection.alarm.id
         let recipients = selection.alarmRecipients
         let now = context.clock.now()

@@ -82,19 +82,12 @@ actor SupporterRegistryComponent: ServiceComponent {
     func receive(_ input: ServiceInput, context: any ServiceContext) async throws {
         guard case .value(let port, _, let value) = input, port == "registrations" else { return }
         let now = context.clock.now()
-        let change: (supporter: String, registration: SupporterRegistration?)
-        do {
-            guard value.isOfType(SurveillanceMediaType.registration) else {
-                throw SurveillanceError(.invalidRegistration, "media type \(value.contentType)")
-            }
-            let body = try SupporterRegistrationBody(parsing: value.body)
+        let read = value.decoded(as: SurveillanceMediaType.registration, on: port, logger: context.logger) { bytes in
+            let body = try SupporterRegistrationBody(parsing: bytes)
             let registration = try body.registration(from: nil, at: now, maxExpiry: maxExpiry)
-            change = (registration?.supporter ?? body.supporter ?? "", registration)
-        } catch {
-            // A value that can never be read is not refused (it would come back for ever): it is dropped.
-            context.logger.droppedValue(port, value, "\(error)")
-            return
+            return (supporter: registration?.supporter ?? body.supporter ?? "", registration: registration)
         }
+        guard let change = read else { return }
         try await apply(change.registration, of: change.supporter, inputID: value.id.isEmpty ? nil : value.id, context: context)
     }
 

@@ -68,43 +68,25 @@ actor SupporterSelectorComponent: ServiceComponent {
         case .state("supporters", let wire, let values):
             heardFromRegistry = true
             registrationsByWire[wire] = values.compactMap { value in
-                do {
-                    guard value.isOfType(SurveillanceMediaType.registration) else {
-                        throw SurveillanceError(.invalidRegistration, "media type \(value.contentType)")
-                    }
-                    return try SupporterRegistrationBody(parsing: value.body).registration(from: nil, at: now, maxExpiry: nil)
-                } catch {
-                    context.logger.droppedValue("supporters", value, "\(error)")
-                    return nil
-                }
+                value.decoded(as: SurveillanceMediaType.registration, on: "supporters", logger: context.logger) { bytes in
+                    try SupporterRegistrationBody(parsing: bytes).registration(from: nil, at: now, maxExpiry: nil)
+                } ?? nil
             }
             rebuild(at: now)
             try await selectAgain(context)
         case .state("availability", let wire, let values):
             var documents: [SIPAddressKey: PresenceDocument] = [:]
             for value in values {
-                do {
-                    let document = try PresenceDocument(decoding: value.body)
-                    let supporter = value.attributes["supporter"] ?? document.entity
-                    documents[SIPAddressKey(supporter)] = document
-                } catch {
-                    context.logger.droppedValue("availability", value, "\(error)")
-                }
+                guard let document = value.decoded(as: SurveillanceMediaType.pidf, on: "availability", logger: context.logger, PresenceDocument.init(decoding:))
+                else { continue }
+                documents[SIPAddressKey(value.attributes["supporter"] ?? document.entity)] = document
             }
             documentsByWire[wire] = documents
             rebuild(at: now)
             try await selectAgain(context)
         case .value("alarms", _, let value):
-            let alarm: Alarm
-            do {
-                guard value.isOfType(SurveillanceMediaType.alarm) else {
-                    throw SurveillanceError(.invalidAlarm, "media type \(value.contentType)")
-                }
-                alarm = try AlarmMessages.alarm(fromBody: value.body)
-            } catch {
-                context.logger.droppedValue("alarms", value, "\(error)")
-                return
-            }
+            guard let alarm = value.decoded(as: SurveillanceMediaType.alarm, on: "alarms", logger: context.logger, AlarmMessages.alarm(fromBody:))
+            else { return }
             if !heardFromRegistry {
                 await context.notice(
                     "\(instance.application): alarm \(alarm.id) (\(alarm.kind) in \(alarm.building)) reached \(instance.serviceID) "

@@ -291,6 +291,16 @@ func instance(
         deployer: "sip:owner@127.0.0.1:5060")
 }
 
+/// A started instance of `factory`'s type with its fake context.
+func started(
+    _ factory: any ServiceComponentFactory, _ info: ServiceInstanceInfo, clock: ManualClock = ManualClock(), sip: FakeSIP? = nil
+) async throws -> (any ServiceComponent, FakeContext) {
+    let component = try factory.makeComponent(for: info)
+    let context = FakeContext(instance: info, clock: clock, sip: sip)
+    try await component.start(context: context)
+    return (component, context)
+}
+
 /// A direct request as a sender's SIP request would reach an instance.
 func request(
     _ method: String, event: String? = nil, from: String, to instance: ServiceInstanceInfo, contentType: String?, _ body: String

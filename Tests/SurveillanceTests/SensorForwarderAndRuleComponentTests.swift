@@ -70,12 +70,8 @@ let fireRule = Rule(
 private func evaluator(
     _ type: String = "event-evaluator", _ parameters: [String: String] = ["mode": "push"], rules: [Rule] = [fireRule]
 ) async throws -> (any ServiceComponent, FakeContext) {
-    let info = instance(type, id: "evaluator", parameters, rules: rules)
     let factory: any ServiceComponentFactory = type == "rule" ? RuleComponentFactory() : EventEvaluatorFactory()
-    let component = try factory.makeComponent(for: info)
-    let context = FakeContext(instance: info, clock: ManualClock())
-    try await component.start(context: context)
-    return (component, context)
+    return try await started(factory, instance(type, id: "evaluator", parameters, rules: rules))
 }
 
 private func reading(

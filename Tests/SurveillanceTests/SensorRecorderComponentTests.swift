@@ -46,11 +46,7 @@ final class InstrumentedReadingStore: SensorReadingStore, @unchecked Sendable {
 private func recorder(
     _ store: any SensorReadingStore, _ parameters: [String: String] = [:]
 ) async throws -> (any ServiceComponent, FakeContext) {
-    let info = instance("sensor-recorder", id: "recorder", parameters)
-    let component = try SensorRecorderFactory(store: store).makeComponent(for: info)
-    let context = FakeContext(instance: info, clock: ManualClock())
-    try await component.start(context: context)
-    return (component, context)
+    try await started(SensorRecorderFactory(store: store), instance("sensor-recorder", id: "recorder", parameters))
 }
 
 private let scope = instance("sensor-recorder", id: "recorder").stateScope

@@ -12,11 +12,7 @@ import Testing
 private func registry(
     _ store: any SurveillanceStateStore, _ parameters: [String: String] = [:], clock: ManualClock = ManualClock()
 ) async throws -> (any ServiceComponent, FakeContext) {
-    let info = instance("supporter-registry", id: "registry", parameters)
-    let component = try SupporterRegistryFactory(store: store).makeComponent(for: info)
-    let context = FakeContext(instance: info, clock: clock)
-    try await component.start(context: context)
-    return (component, context)
+    try await started(SupporterRegistryFactory(store: store), instance("supporter-registry", id: "registry", parameters), clock: clock)
 }
 
 private func register(
@@ -129,11 +125,8 @@ func pidf(_ entity: String, basic: String = "open", activity: String? = nil, lat
 private func availability(
     _ store: any SurveillanceStateStore, _ parameters: [String: String] = [:], clock: ManualClock = ManualClock()
 ) async throws -> (any ServiceComponent, FakeContext) {
-    let info = instance("supporter-availability", id: "availability", parameters)
-    let component = try SupporterAvailabilityFactory(store: store).makeComponent(for: info)
-    let context = FakeContext(instance: info, clock: clock)
-    try await component.start(context: context)
-    return (component, context)
+    try await started(
+        SupporterAvailabilityFactory(store: store), instance("supporter-availability", id: "availability", parameters), clock: clock)
 }
 
 private func publishPresence(_ component: any ServiceComponent, _ context: FakeContext, from: String, _ body: String) async -> ServiceDirectAnswer {
@@ -195,11 +188,7 @@ private func publishPresence(_ component: any ServiceComponent, _ context: FakeC
 // MARK: - Selector
 
 private func selector(_ parameters: [String: String] = ["order": "distance"]) async throws -> (any ServiceComponent, FakeContext) {
-    let info = instance("supporter-selector", id: "selector", parameters)
-    let component = try SupporterSelectorFactory().makeComponent(for: info)
-    let context = FakeContext(instance: info, clock: ManualClock())
-    try await component.start(context: context)
-    return (component, context)
+    try await started(SupporterSelectorFactory(), instance("supporter-selector", id: "selector", parameters))
 }
 
 func registrationValue(_ supporter: String, phone: String = "smf-node", buildings: [String] = ["house-12"]) -> ServiceValue {

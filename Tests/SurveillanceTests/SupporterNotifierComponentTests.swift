@@ -41,10 +41,7 @@ struct NotifierHarness {
 
     /// A notifier over the harness's stores (a second call is the node after a restart).
     func start(sip: FakeSIP? = nil) async throws -> (any ServiceComponent, FakeContext) {
-        let component = try SupporterNotifierFactory(alarms: alarms, state: state).makeComponent(for: info)
-        let context = FakeContext(instance: info, clock: clock, sip: sip)
-        try await component.start(context: context)
-        return (component, context)
+        try await started(SupporterNotifierFactory(alarms: alarms, state: state), info, clock: clock, sip: sip)
     }
 }
 
