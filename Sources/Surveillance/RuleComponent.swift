@@ -66,8 +66,11 @@ actor RuleComponent: ServiceComponent {
     private let timer = ComponentTimer()
     /// Reading time minus arrival time of the latest reading: maps the sensors' clock to the node's.
     private var skew: Duration = .zero
-    /// Node times at which a time-based condition may change.
-    private var deadlines: Set<Duration> = []
+    /// Node times at which a time-based condition may change, sorted, rounded up to ``deadlineGrain`` so a
+    /// burst of readings adds few of them.
+    private var deadlines: [Duration] = []
+    /// How finely re-evaluation instants are kept: a time-based condition is seen at most this late.
+    static let deadlineGrain = Duration.milliseconds(10)
     private var nextPoll: Duration?
     /// Alarms raised but not yet held by the runtime (an emit failed): sent before anything else.
     private var unsent: [ServiceValue] = []
@@ -167,7 +170,7 @@ actor RuleComponent: ServiceComponent {
             events += evaluator.ingest(reading)
             for horizon in horizons {
                 let deadline = reading.time + horizon - skew
-                if deadline > now { deadlines.insert(deadline) }
+                if deadline > now { addDeadline(deadline) }
             }
             if let wire, let notice = flow.observed(wire: wire, sensor: body.building + "/" + body.sensorID, at: now) {
                 await context.notice(text(of: notice, interval: nil))
@@ -183,8 +186,9 @@ actor RuleComponent: ServiceComponent {
     func timersDue() async {
         guard let context else { return }
         let now = context.clock.now()
-        let due = deadlines.filter { $0 <= now }
-        deadlines.subtract(due)
+        let dueCount = deadlines.firstIndex { $0 > now } ?? deadlines.count
+        let due = deadlines.prefix(dueCount)
+        deadlines.removeFirst(dueCount)
         var reevaluate = !due.isEmpty
         if let nextPoll, let pollInterval, nextPoll <= now {
             reevaluate = true
@@ -203,8 +207,22 @@ actor RuleComponent: ServiceComponent {
         arm(context)
     }
 
+    /// Inserts `deadline`, rounded up to the grain, keeping the list sorted and without repeats.
+    private func addDeadline(_ deadline: Duration) {
+        let grain = Self.deadlineGrain.wholeNanoseconds
+        let nanoseconds = deadline.wholeNanoseconds
+        let rounded = Duration.nanoseconds(nanoseconds + (grain - ((nanoseconds % grain) + grain) % grain) % grain)
+        var low = 0
+        var high = deadlines.count
+        while low < high {
+            let middle = (low + high) / 2
+            if deadlines[middle] < rounded { low = middle + 1 } else { high = middle }
+        }
+        if low == deadlines.count || deadlines[low] != rounded { deadlines.insert(rounded, at: low) }
+    }
+
     private func arm(_ context: any ServiceContext) {
-        let next = [deadlines.min(), nextPoll, flow.nextCheck, retryUnsentAt].compactMap { $0 }.min()
+        let next = [deadlines.first, nextPoll, flow.nextCheck, retryUnsentAt].compactMap { $0 }.min()
         guard let next else { return }
         timer.arm(at: next, clock: context.clock) { [weak self] in await self?.timersDue() }
     }

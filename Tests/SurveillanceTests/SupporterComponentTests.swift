@@ -255,3 +255,39 @@ func alarmValue(_ id: String = "A-1", building: String = "house-12", location: P
     try await selector.receive(.value(port: "alarms", wire: "alarms", ServiceValue(id: "x", contentType: SurveillanceMediaType.alarm, text: "{}")), context: context)
     #expect(context.emitted(on: "selections").count == 1, "an unreadable alarm is dropped")
 }
+
+// MARK: - Store failures
+
+/// A state store whose writes can be made to fail.
+final class FlakyStateStore: SurveillanceStateStore, @unchecked Sendable {
+    let inner = InMemorySurveillanceStateStore()
+    private let lock = NSLock()
+    private var failing = false
+
+    func fail(_ on: Bool) { lock.withLock { failing = on } }
+
+    func apply(_ changes: [(key: String, value: [UInt8]?)], scope: String, inputID: String?, at time: Duration) throws -> Bool {
+        if lock.withLock({ failing }) { throw SurveillanceError(.invalidRecord, "disk full") }
+        return try inner.apply(changes, scope: scope, inputID: inputID, at: time)
+    }
+    func entries(scope: String) throws -> [(key: String, value: [UInt8])] { try inner.entries(scope: scope) }
+    func forgetInputs(scope: String, before cutoff: Duration) throws -> Int { try inner.forgetInputs(scope: scope, before: cutoff) }
+}
+
+@Test func aRegistrationOrReportThatCannotBeStoredIsNotAcknowledgedAndNotPublished() async throws {
+    let store = FlakyStateStore()
+    let (registry, registryContext) = try await registry(store)
+    let (presence, presenceContext) = try await availability(store)
+    store.fail(true)
+    let registered = await register(registry, registryContext, from: "sip:bob@n", #"{"kinds": ["fire"], "buildings": ["house-12"]}"#)
+    #expect(registered.statusCode == 500 && registered.reason?.contains("disk full") == true)
+    #expect(registryContext.state(of: "supporters") == [])
+    let reported = await publishPresence(presence, presenceContext, from: "sip:bob@n", pidf("sip:bob@n"))
+    #expect(reported.statusCode == 500)
+    #expect(presenceContext.state(of: "availability") == [])
+    let value = ServiceValue(id: "v1", contentType: SurveillanceMediaType.registration, text: #"{"supporter": "sip:erin@n", "kinds": ["fire"], "buildings": ["*"]}"#)
+    await #expect(throws: (any Error).self) { try await registry.receive(.value(port: "registrations", wire: "front", value), context: registryContext) }
+    store.fail(false)
+    try await registry.receive(.value(port: "registrations", wire: "front", value), context: registryContext)
+    #expect(try registrations(registryContext.state(of: "supporters")).map(\.supporter) == ["sip:erin@n"], "applied when it came again")
+}
