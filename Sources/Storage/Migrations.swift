@@ -23,6 +23,8 @@ enum Migrations {
         registerCommunity(&migrator)
         registerAlarms(&migrator)
         registerCommunityContacts(&migrator)
+        registerReadings(&migrator)
+        registerSurveillanceState(&migrator)
 
         return migrator
     }()
