@@ -1,0 +1,108 @@
+import ServicePlatform
+import Logging
+
+/// `household-meter`: one ``MeterService`` per hosted household, fed by the simulated house.
+///
+/// At the start of each day (and when it starts) it emits each household's inflexible net-load forecast for the day,
+/// and refreshes the rest of it every simulated hour (soft state: a balance service that starts late or restarts
+/// has it within the hour). At the end of each interval it measures the house (PV, base load, the loads its
+/// flexibility service switched on, the battery) and emits the household's totals, or per device with
+/// `share=detailed`. Once the household has left, it emits one `withdrawal` and measures no more that day.
+///
+/// Relay: it keeps nothing durable; a restarted meter measures from the current interval on.
+actor HouseholdMeterComponent: ServiceComponent, EnergyTimedComponent {
+    static let readings = "readings"
+
+    private let instance: ServiceInstanceInfo
+    private let clock: EnergyDayClock
+    private let households: [Household]
+    private let privacy: MeterService.Privacy
+    private let houses: SimulatedHouses
+    private var meters: [String: MeterService] = [:]
+    private var withdrawn: Set<String> = []
+    private var day = Int.min
+    /// The interval (counted across days) measured next.
+    private var next = 0
+    private var context: (any ServiceContext)?
+    private var timer: Task<Void, Never>?
+
+    init(instance: ServiceInstanceInfo, houses: SimulatedHouses) throws(ServicePlatformError) {
+        let settings = try EnergyServiceSettings(instance)
+        self.instance = instance
+        self.clock = settings.clock
+        self.houses = houses
+        self.households = try settings.households(instance, houses: houses)
+        self.privacy = instance.parameter("share") == "detailed" ? .detailed : .aggregatesOnly
+    }
+
+    func start(context: any ServiceContext) async throws {
+        self.context = context
+        next = max(clock.interval(at: context.clock.now()), 0)
+        await begin(day: clock.dayAndIndex(of: next).day, from: clock.dayAndIndex(of: next).index)
+        timer = startTimer(clock: context.clock)
+    }
+
+    func receive(_ input: ServiceInput, context: any ServiceContext) async throws {
+        context.logger.info("energy: a household meter takes no input", metadata: ["energy.input": "\(input)"])
+    }
+
+    func stop() async {
+        timer?.cancel()
+        timer = nil
+    }
+
+    func nextDue() -> Duration { clock.time(of: next, .meters) }
+
+    func fire(until now: Duration) async {
+        while clock.time(of: next, .meters) <= now {
+            await measure(next)
+            next += 1
+        }
+    }
+
+    /// A new day: fresh meters, and each household's forecast from `index` on.
+    private func begin(day: Int, from index: Int) async {
+        self.day = day
+        meters = Dictionary(households.map { ($0.id, MeterService(household: $0.id, privacy: privacy)) }, uniquingKeysWith: { a, _ in a })
+        withdrawn = []
+        await sendForecasts(from: index)
+    }
+
+    private func sendForecasts(from index: Int) async {
+        guard index < clock.grid.intervalCount else { return }
+        for household in households {
+            guard !houses.hasLeft(application: instance.application, household: household.id), let meter = meters[household.id] else { continue }
+            for case .publish(let message) in meter.forecastComputed(from: index, netKW: Array(household.inflexibleNet[index...])) {
+                await emit(message, household: household.id)
+            }
+        }
+    }
+
+    /// Interval `n` is over: reads every house.
+    private func measure(_ n: Int) async {
+        let (day, index) = clock.dayAndIndex(of: n)
+        if day != self.day { await begin(day: day, from: index) }
+        for household in households {
+            let house = houses.state(application: instance.application, household: household.id, day: day)
+            // A household that left on an earlier day is out from the start of this one.
+            let leftAt = house.leftAt ?? (houses.hasLeft(application: instance.application, household: household.id) ? 0 : nil)
+            if let leftAt, index >= leftAt {
+                if withdrawn.insert(household.id).inserted { await emit(.withdrawal(household: household.id), household: household.id) }
+                continue
+            }
+            let devices = EnergyCommunityRun.devices(of: household, at: index, starts: house.starts, battery: house.batteryKW[index], grid: clock.grid)
+            for case .publish(let message) in meters[household.id]?.intervalMeasured(index, devices: devices) ?? [] {
+                await emit(message, household: household.id)
+            }
+        }
+        if index == clock.grid.intervalCount - 1 {
+            await begin(day: day + 1, from: 0)
+        } else if (index + 1) % clock.intervalsPerHour == 0 {
+            await sendForecasts(from: index + 1)
+        }
+    }
+
+    private func emit(_ message: EnergyMessage, household: String) async {
+        await context?.emitLogged(message, on: Self.readings, attributes: ["household": household])
+    }
+}
