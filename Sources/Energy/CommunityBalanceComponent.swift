@@ -13,14 +13,11 @@ actor CommunityBalanceComponent: ServiceComponent, EnergyTimedComponent {
     static let balance = "balance"
 
     private let instance: ServiceInstanceInfo
-    private let clock: EnergyDayClock
     private let feeder: String
     private var service: BalanceService
     private var lastForecast: AggregateForecast?
-    /// The interval (counted across days) closed next.
-    private var next = 0
     private var context: (any ServiceContext)?
-    private var timer: Task<Void, Never>?
+    var schedule: EnergySchedule
 
     init(instance: ServiceInstanceInfo) throws(ServicePlatformError) {
         let settings = try EnergyServiceSettings(instance)
@@ -29,15 +26,15 @@ actor CommunityBalanceComponent: ServiceComponent, EnergyTimedComponent {
         }
         let minimum = try EnergyServiceSettings.integer(instance, "min-households", default: 3, in: 1...1000)
         self.instance = instance
-        self.clock = settings.clock
+        self.schedule = EnergySchedule(clock: settings.clock, phase: .balance)
         self.feeder = feeder
         self.service = BalanceService(community: feeder, grid: settings.clock.grid, minimumHouseholds: minimum)
     }
 
     func start(context: any ServiceContext) async throws {
         self.context = context
-        next = max(clock.interval(at: context.clock.now()), 0)
-        timer = startTimer(clock: context.clock)
+        _ = scheduleFirst(at: context.clock.now())
+        startTimer(clock: context.clock)
     }
 
     /// A meter's message: withdrawals are passed on at once, with the new sum; a forecast that changes the sum
@@ -59,19 +56,7 @@ actor CommunityBalanceComponent: ServiceComponent, EnergyTimedComponent {
         }
     }
 
-    func stop() async {
-        timer?.cancel()
-        timer = nil
-    }
-
-    func nextDue() -> Duration { clock.time(of: next, .balance) }
-
-    func fire(until now: Duration) async {
-        while clock.time(of: next, .balance) <= now {
-            await close(next)
-            next += 1
-        }
-    }
+    func stop() async { stopTimer() }
 
     private var attributes: [String: String] { ["feeder": feeder] }
 
@@ -82,7 +67,7 @@ actor CommunityBalanceComponent: ServiceComponent, EnergyTimedComponent {
     }
 
     /// Interval `n` is over and its readings are in.
-    private func close(_ n: Int) async {
+    func act(_ n: Int, now: Duration) async {
         guard let context else { return }
         let index = clock.dayAndIndex(of: n).index
         for case .notifyCoordinators(let message) in service.intervalClosed(index) {

@@ -28,7 +28,6 @@ actor CoordinatorComponent: ServiceComponent, EnergyTimedComponent {
     /// The id the core compares: lower priority first, then the service id.
     let id: String
     private let instance: ServiceInstanceInfo
-    private let clock: EnergyDayClock
     private let advises: Bool
     private let failoverAfter: Duration
     private var core: Coordinator
@@ -39,10 +38,8 @@ actor CoordinatorComponent: ServiceComponent, EnergyTimedComponent {
     private var households: Set<String> = []
     private var groups: [String: String] = [:]
     private var lastHeard: [String: Duration] = [:]
-    /// The interval (counted across days) planned next.
-    private var next = 0
     private var context: (any ServiceContext)?
-    private var timer: Task<Void, Never>?
+    var schedule: EnergySchedule
 
     init(instance: ServiceInstanceInfo) throws(ServicePlatformError) {
         let settings = try EnergyServiceSettings(instance)
@@ -59,7 +56,7 @@ actor CoordinatorComponent: ServiceComponent, EnergyTimedComponent {
             throw EnergyServiceSettings.problem(instance, "failover-after", "'\(instance.parameter("failover-after") ?? "")' is not a duration such as 45m")
         }
         self.instance = instance
-        self.clock = settings.clock
+        self.schedule = EnergySchedule(clock: settings.clock, phase: .coordinators)
         // Simulated time to real time.
         self.failoverAfter = .seconds((failover / .seconds(1)) * settings.clock.intervalSeconds / Double(settings.clock.grid.intervalMinutes * 60))
         self.core = Coordinator(id: id, grid: settings.clock.grid)
@@ -67,10 +64,9 @@ actor CoordinatorComponent: ServiceComponent, EnergyTimedComponent {
 
     func start(context: any ServiceContext) async throws {
         self.context = context
-        next = max(clock.interval(at: context.clock.now()), 0)
-        day = clock.dayAndIndex(of: next).day
+        day = clock.dayAndIndex(of: scheduleFirst(at: context.clock.now())).day
         await perform(core.started())
-        timer = startTimer(clock: context.clock)
+        startTimer(clock: context.clock)
     }
 
     func receive(_ input: ServiceInput, context: any ServiceContext) async throws {
@@ -118,8 +114,7 @@ actor CoordinatorComponent: ServiceComponent, EnergyTimedComponent {
 
     /// Says it stops (the other coordinators take over at once instead of after `failover-after`), then stops.
     func stop() async {
-        timer?.cancel()
-        timer = nil
+        stopTimer()
         guard let context else { return }
         await context.emitLogged(.coordinatorLeft(id: id), on: Self.peers, attributes: ["coordinator": id])
         if core.isLeader { await tellHouseholds(.coordinatorLeft(id: id)) }
@@ -129,17 +124,8 @@ actor CoordinatorComponent: ServiceComponent, EnergyTimedComponent {
     /// Whether it leads now.
     var isLeader: Bool { core.isLeader }
 
-    func nextDue() -> Duration { clock.time(of: next, .coordinators) }
-
-    func fire(until now: Duration) async {
-        while clock.time(of: next, .coordinators) <= now {
-            await plan(next, now: now)
-            next += 1
-        }
-    }
-
     /// The start of interval `n`: heartbeat, failure detection, plan.
-    private func plan(_ n: Int, now: Duration) async {
+    func act(_ n: Int, now: Duration) async {
         let (day, index) = clock.dayAndIndex(of: n)
         if day != self.day {
             self.day = day

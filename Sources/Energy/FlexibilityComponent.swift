@@ -20,37 +20,28 @@ import Logging
 actor FlexibilityComponent: ServiceComponent, EnergyTimedComponent {
     static let offers = "offers"
 
-    private let instance: ServiceInstanceInfo
-    private let clock: EnergyDayClock
-    private let households: [Household]
-    private let houses: SimulatedHouses
+    private let hosted: HostedHouseholds
     private var services: [String: FlexibilityService] = [:]
     private var left: Set<String> = []
     private var day = Int.min
-    /// The interval (counted across days) whose households' turn comes next.
-    private var next = 0
     private var context: (any ServiceContext)?
-    private var timer: Task<Void, Never>?
+    var schedule: EnergySchedule
 
     init(instance: ServiceInstanceInfo, houses: SimulatedHouses) throws(ServicePlatformError) {
-        let settings = try EnergyServiceSettings(instance)
-        self.instance = instance
-        self.clock = settings.clock
-        self.houses = houses
-        self.households = try settings.households(instance, houses: houses)
+        hosted = try HostedHouseholds(instance, houses: houses)
+        schedule = EnergySchedule(clock: hosted.clock, phase: .households)
     }
 
     func start(context: any ServiceContext) async throws {
         self.context = context
-        next = max(clock.interval(at: context.clock.now()), 0)
-        let (day, index) = clock.dayAndIndex(of: next)
+        let (day, index) = clock.dayAndIndex(of: scheduleFirst(at: context.clock.now()))
         await begin(day: day, catchingUpTo: index)
-        timer = startTimer(clock: context.clock)
+        startTimer(clock: context.clock)
     }
 
     func receive(_ input: ServiceInput, context: any ServiceContext) async throws {
-        guard let (_, message, _) = EnergyPort.accepted(input, by: instance.serviceType, context: context) else { return }
-        for household in households.map(\.id) {
+        guard let (_, message, _) = EnergyPort.accepted(input, by: hosted.instance.serviceType, context: context) else { return }
+        for household in hosted.households.map(\.id) {
             for case .deferLoad(let load, let until) in services[household]?.received(message) ?? [] {
                 context.logger.debug("energy: load deferred", metadata: ["energy.load": "\(load)", "energy.until": "\(until)"])
             }
@@ -80,26 +71,14 @@ actor FlexibilityComponent: ServiceComponent, EnergyTimedComponent {
             guard !actions.isEmpty else {
                 return ServiceDirectAnswer(statusCode: 400, reason: "no new load that fits the day (positive power and energy, a window long enough to run it)")
             }
-            await perform(actions, household: declaration.household, index: clock.dayAndIndex(of: next).index)
+            await perform(actions, household: declaration.household, index: clock.dayAndIndex(of: schedule.next).index)
             return .ok
         default:
             return ServiceDirectAnswer(statusCode: 400, reason: "a flexibility service takes withdrawal and flexibility messages, not \(message.typeName)")
         }
     }
 
-    func stop() async {
-        timer?.cancel()
-        timer = nil
-    }
-
-    func nextDue() -> Duration { clock.time(of: next, .households) }
-
-    func fire(until now: Duration) async {
-        while clock.time(of: next, .households) <= now {
-            await act(next)
-            next += 1
-        }
-    }
+    func stop() async { stopTimer() }
 
     private static func notHosted(_ household: String) -> ServiceDirectAnswer {
         ServiceDirectAnswer(statusCode: 404, reason: "household '\(household)' is not hosted by this flexibility service")
@@ -110,15 +89,15 @@ actor FlexibilityComponent: ServiceComponent, EnergyTimedComponent {
     private func begin(day: Int, catchingUpTo index: Int) async {
         self.day = day
         services = [:]
-        for household in households {
+        for household in hosted.households {
             var service = FlexibilityService(household: household.id, grid: clock.grid, loads: household.flexibleLoads, battery: household.battery)
             if left.contains(household.id) {
                 _ = service.leave()
-                houses.leave(application: instance.application, household: household.id, day: day, from: 0)
+                hosted.houses.leave(application: hosted.instance.application, household: household.id, day: day, from: 0)
             }
             for past in 0..<index {
                 for case .startLoad(let load) in service.intervalStarted(past) {
-                    houses.update(application: instance.application, household: household.id, day: day) { $0.starts[load] = past }
+                    hosted.update(household.id, day: day) { $0.starts[load] = past }
                 }
             }
             services[household.id] = service
@@ -127,16 +106,16 @@ actor FlexibilityComponent: ServiceComponent, EnergyTimedComponent {
     }
 
     private func declare() async {
-        for household in households where !left.contains(household.id) {
+        for household in hosted.households where !left.contains(household.id) {
             await perform(services[household.id]?.declare() ?? [], household: household.id, index: 0)
         }
     }
 
     /// The households' turn in interval `n`.
-    private func act(_ n: Int) async {
+    func act(_ n: Int, now: Duration) async {
         let (day, index) = clock.dayAndIndex(of: n)
         if day != self.day { await begin(day: day, catchingUpTo: index) }
-        for household in households {
+        for household in hosted.households {
             await perform(services[household.id]?.intervalStarted(index) ?? [], household: household.id, index: index)
         }
         if (index + 1) % clock.intervalsPerHour == 0, index + 1 < clock.grid.intervalCount { await declare() }
@@ -148,8 +127,8 @@ actor FlexibilityComponent: ServiceComponent, EnergyTimedComponent {
         var loads = 0
         var started = 0
         var outside = 0
-        for household in households {
-            let starts = houses.state(application: instance.application, household: household.id, day: day).starts
+        for household in hosted.households {
+            let starts = hosted.house(household.id, day: day).starts
             for load in household.flexibleLoads {
                 loads += 1
                 guard let start = starts[load.id] else { continue }
@@ -165,7 +144,7 @@ actor FlexibilityComponent: ServiceComponent, EnergyTimedComponent {
     private func leave(_ household: String) async {
         guard left.insert(household).inserted else { return }
         let index = clock.dayAndIndex(of: max(clock.interval(at: context?.clock.now() ?? .zero), 0)).index
-        houses.leave(application: instance.application, household: household, day: day, from: index)
+        hosted.houses.leave(application: hosted.instance.application, household: household, day: day, from: index)
         await perform(services[household]?.leave() ?? [], household: household, index: index)
         context?.logger.info("energy: household left the community", metadata: ["energy.household": "\(household)"])
     }
@@ -174,14 +153,14 @@ actor FlexibilityComponent: ServiceComponent, EnergyTimedComponent {
         for action in actions {
             switch action {
             case .publish(let message):
-                await context?.emitLogged(message, on: Self.offers, attributes: ["household": household, "group": instance.serviceID])
+                await context?.emitLogged(message, on: Self.offers, attributes: ["household": household, "group": hosted.instance.serviceID])
             case .startLoad(let load):
-                houses.update(application: instance.application, household: household, day: day) { $0.starts[load] = index }
+                hosted.update(household, day: day) { $0.starts[load] = index }
                 context?.logger.info(
                     "energy: load started",
                     metadata: ["energy.day": "\(day)", "energy.household": "\(household)", "energy.load": "\(load)", "energy.interval": "\(index)"])
             case .setBattery(let power):
-                houses.update(application: instance.application, household: household, day: day) { $0.batteryKW[index] = power }
+                hosted.update(household, day: day) { $0.batteryKW[index] = power }
             case .deferLoad:
                 break
             }

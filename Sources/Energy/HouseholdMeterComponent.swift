@@ -13,65 +13,45 @@ import Logging
 actor HouseholdMeterComponent: ServiceComponent, EnergyTimedComponent {
     static let readings = "readings"
 
-    private let instance: ServiceInstanceInfo
-    private let clock: EnergyDayClock
-    private let households: [Household]
+    private let hosted: HostedHouseholds
     private let privacy: MeterService.Privacy
-    private let houses: SimulatedHouses
     private var meters: [String: MeterService] = [:]
     private var withdrawn: Set<String> = []
     private var day = Int.min
-    /// The interval (counted across days) measured next.
-    private var next = 0
     private var context: (any ServiceContext)?
-    private var timer: Task<Void, Never>?
+    var schedule: EnergySchedule
 
     init(instance: ServiceInstanceInfo, houses: SimulatedHouses) throws(ServicePlatformError) {
-        let settings = try EnergyServiceSettings(instance)
-        self.instance = instance
-        self.clock = settings.clock
-        self.houses = houses
-        self.households = try settings.households(instance, houses: houses)
-        self.privacy = instance.parameter("share") == "detailed" ? .detailed : .aggregatesOnly
+        hosted = try HostedHouseholds(instance, houses: houses)
+        schedule = EnergySchedule(clock: hosted.clock, phase: .meters)
+        privacy = instance.parameter("share") == "detailed" ? .detailed : .aggregatesOnly
     }
 
     func start(context: any ServiceContext) async throws {
         self.context = context
-        next = max(clock.interval(at: context.clock.now()), 0)
-        await begin(day: clock.dayAndIndex(of: next).day, from: clock.dayAndIndex(of: next).index)
-        timer = startTimer(clock: context.clock)
+        let (day, index) = clock.dayAndIndex(of: scheduleFirst(at: context.clock.now()))
+        await begin(day: day, from: index)
+        startTimer(clock: context.clock)
     }
 
     func receive(_ input: ServiceInput, context: any ServiceContext) async throws {
         context.logger.info("energy: a household meter takes no input", metadata: ["energy.input": "\(input)"])
     }
 
-    func stop() async {
-        timer?.cancel()
-        timer = nil
-    }
-
-    func nextDue() -> Duration { clock.time(of: next, .meters) }
-
-    func fire(until now: Duration) async {
-        while clock.time(of: next, .meters) <= now {
-            await measure(next)
-            next += 1
-        }
-    }
+    func stop() async { stopTimer() }
 
     /// A new day: fresh meters, and each household's forecast from `index` on.
     private func begin(day: Int, from index: Int) async {
         self.day = day
-        meters = Dictionary(households.map { ($0.id, MeterService(household: $0.id, privacy: privacy)) }, uniquingKeysWith: { a, _ in a })
+        meters = Dictionary(hosted.households.map { ($0.id, MeterService(household: $0.id, privacy: privacy)) }, uniquingKeysWith: { a, _ in a })
         withdrawn = []
         await sendForecasts(from: index)
     }
 
     private func sendForecasts(from index: Int) async {
         guard index < clock.grid.intervalCount else { return }
-        for household in households {
-            guard !houses.hasLeft(application: instance.application, household: household.id), let meter = meters[household.id] else { continue }
+        for household in hosted.households {
+            guard !hosted.hasLeft(household.id), let meter = meters[household.id] else { continue }
             for case .publish(let message) in meter.forecastComputed(from: index, netKW: Array(household.inflexibleNet[index...])) {
                 await emit(message, household: household.id)
             }
@@ -79,13 +59,13 @@ actor HouseholdMeterComponent: ServiceComponent, EnergyTimedComponent {
     }
 
     /// Interval `n` is over: reads every house.
-    private func measure(_ n: Int) async {
+    func act(_ n: Int, now: Duration) async {
         let (day, index) = clock.dayAndIndex(of: n)
         if day != self.day { await begin(day: day, from: index) }
-        for household in households {
-            let house = houses.state(application: instance.application, household: household.id, day: day)
+        for household in hosted.households {
+            let house = hosted.house(household.id, day: day)
             // A household that left on an earlier day is out from the start of this one.
-            let leftAt = house.leftAt ?? (houses.hasLeft(application: instance.application, household: household.id) ? 0 : nil)
+            let leftAt = house.leftAt ?? (hosted.hasLeft(household.id) ? 0 : nil)
             if let leftAt, index >= leftAt {
                 if withdrawn.insert(household.id).inserted { await emit(.withdrawal(household: household.id), household: household.id) }
                 continue
