@@ -63,6 +63,9 @@ actor FlexibilityComponent: ServiceComponent, EnergyTimedComponent {
             return .ok
         case .flexibility(let declaration):
             guard var service = services[declaration.household] else { return Self.notHosted(declaration.household) }
+            guard !left.contains(declaration.household) else {
+                return ServiceDirectAnswer(statusCode: 409, reason: "household '\(declaration.household)' has left the community")
+            }
             var actions: [FlexibilityService.Action] = []
             for load in declaration.loads where load.household == declaration.household {
                 actions += service.loadAdded(load)

@@ -128,6 +128,12 @@ struct RefusingSIP: ServiceSIP {
         // And a withdrawal it can take.
         #expect(await request(withdrawal, method: "PUBLISH", type: "application/smf-energy+json; charset=utf-8") == .ok)
         #expect(context.messages(on: "offers").last == .withdrawal(household: "h001"))
+        // A household that left offers nothing more.
+        let offers = context.messages(on: "offers").count
+        let load = FlexibleLoad(id: "h001.x", household: "h001", kind: .dishwasher, powerKW: 2, energyKWh: 1, earliestStart: 80, deadline: 90)
+        let late = await request(String(decoding: try EnergyMessage.flexibility(FlexibilityDeclaration(household: "h001", loads: [load], battery: nil)).body(), as: UTF8.self))
+        #expect(late.statusCode == 409)
+        #expect(context.messages(on: "offers").count == offers)
     }
 
     @Test func aDeviceThatDeclaresItselfBecomesALoadOfTheHousehold() async throws {
