@@ -1,5 +1,5 @@
-import ServicePlatform
 import Logging
+import ServicePlatform
 
 /// `community-balance`: a ``BalanceService`` for the feeder. It takes the meters' forecasts, readings and withdrawals
 /// on `readings` and emits only sums of at least `min-households` households on `balance` (attribute `feeder`): the

@@ -1,6 +1,6 @@
 import Composition
-import ServicePlatform
 import Logging
+import ServicePlatform
 
 /// `coordinator`: a ``Coordinator`` driven through wires.
 ///

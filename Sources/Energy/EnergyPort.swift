@@ -1,6 +1,6 @@
 import Foundation
-public import ServicePlatform
 import Logging
+public import ServicePlatform
 
 /// The ports of the energy service types and the messages each carries.
 ///

@@ -1,5 +1,5 @@
-import ServicePlatform
 import Logging
+import ServicePlatform
 
 /// `flexibility`: one ``FlexibilityService`` per hosted household; it switches the simulated house's loads and
 /// battery.

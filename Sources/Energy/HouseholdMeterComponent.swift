@@ -1,5 +1,5 @@
-import ServicePlatform
 import Logging
+import ServicePlatform
 
 /// `household-meter`: one ``MeterService`` per hosted household, fed by the simulated house.
 ///
@@ -7,7 +7,7 @@ import Logging
 /// and refreshes the rest of it every simulated hour (soft state: a balance service that starts late or restarts
 /// has it within the hour). At the end of each interval it measures the house (PV, base load, the loads its
 /// flexibility service switched on, the battery) and emits the household's totals, or per device with
-/// `share=detailed`. Once the household has left, it emits one `withdrawal` and measures no more that day.
+/// `share=detailed`. Once the household has left, it emits one `withdrawal` and measures it no more.
 ///
 /// Relay: it keeps nothing durable; a restarted meter measures from the current interval on.
 actor HouseholdMeterComponent: ServiceComponent, EnergyTimedComponent {
