@@ -154,7 +154,7 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage", "SIPEndpoint", "Overlay", "Community", "ServicePlatform", "Surveillance", "SIPEvents", "SIPTransport", "SIPSyntax", grdb, logging], swiftSettings: swiftSettings),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["SMFNode", "ControlChannel", "Presence", "SIPEndpoint", "Storage", "Overlay", "OverlaySIP", "Community", "Composition", "ServicePlatform", "Surveillance", "SIPTransport", "SIPCore", "SIPSyntax", nioCore, nioPosix, logging],
+            dependencies: ["SMFNode", "ControlChannel", "Presence", "SIPEndpoint", "Storage", "Overlay", "OverlaySIP", "Community", "Composition", "ServicePlatform", "Surveillance", "Energy", "SIPTransport", "SIPCore", "SIPSyntax", nioCore, nioPosix, logging],
             exclude: ["sipp", "kamailio", "baresip"],
             swiftSettings: swiftSettings
         ),
