@@ -22,6 +22,7 @@ enum Migrations {
         registerOverlay(&migrator)
         registerCommunity(&migrator)
         registerAlarms(&migrator)
+        registerServicePlatform(&migrator)
 
         return migrator
     }()
