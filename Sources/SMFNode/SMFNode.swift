@@ -30,7 +30,7 @@ public final class SMFNode: Sendable {
     let startedAt: ContinuousClock.Instant
     let runtimeSlot: NodeRuntimeSlot
     let listenAddresses: NodeTransportAddresses
-    private let logger: Logger
+    let logger: Logger
     private let group: ServiceGroup
 
     /// - Parameters:
@@ -80,6 +80,7 @@ public final class SMFNode: Sendable {
             try registerNodeCommands()
             try registerEventCommands()
             try registerOverlayCommands()
+            try registerServiceCommands()
         } catch {
             logger.error("cannot register the node's control commands", metadata: ["smf.error": "\(error)"])
         }
@@ -159,8 +160,10 @@ public final class SMFNode: Sendable {
         }
         let presence = NodePresence(endpoint: endpoint, database: database, aor: aor, publicationTarget: registrarAoR, logger: logger)
         await presence.restore()
+        let services = await startServices(database: database, endpoint: endpoint, overlay: overlay, aor: aor)
         let runtime = NodeRuntime(
-            database: database, endpoint: endpoint, presence: presence, inbox: inbox, registration: registration, overlay: overlay)
+            database: database, endpoint: endpoint, presence: presence, inbox: inbox, registration: registration, overlay: overlay,
+            services: services)
         runtimeSlot.set(runtime)
     }
 
@@ -245,6 +248,7 @@ struct EndpointService: Service {
         } else {
             try? await gracefulShutdown()
         }
+        await runtime.stopServices()
         await runtime.inbox.close()
         await runtime.endpoint.shutdown()
     }

@@ -180,7 +180,7 @@ extension ServiceRuntime {
     }
 
     func nextPumpStep(_ key: WireKey) -> PumpStep {
-        guard isRunning, let producer = producers[key] else { return .stop }
+        guard let producer = producers[key] else { return .stop }
         guard let subscription = producer.subscription, let outbox = outboxes[producer.port] else { return .idle }
         let batch = outbox.batch(after: producer.cursor, filters: producer.wire.filters, limit: configuration.batchLimit)
         guard !batch.entries.isEmpty else {
@@ -354,9 +354,12 @@ extension ServiceRuntime {
     func notificationArrived(
         _ key: WireKey, generation: Int, _ notification: SIPSubscriberNotification, _ request: SIPRequest
     ) async -> SIPRequestRefusal? {
+        guard isRunning else { return SIPRequestRefusal(statusCode: 503, reason: "Stopping", retryAfter: 1) }
         guard let consumer = consumers[key], consumer.generation == generation, let application = hosted[key.application] else {
             return SIPRequestRefusal(statusCode: 481, reason: "Wire Gone")
         }
+        deliveriesInFlight += 1
+        defer { deliveriesInFlight -= 1 }
         if let answer = await membership.authorize(request, in: application.scope) { return Self.refusal(answer) }
         if notification.state.value == .active, consumers[key]?.state != "active" {
             consumers[key]?.state = "active"

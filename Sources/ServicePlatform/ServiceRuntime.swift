@@ -173,6 +173,8 @@ public actor ServiceRuntime {
     var nextWaiterID = 0
     var nextGeneration = 0
     var statusFlushes: Set<String> = []
+    /// NOTIFYs of wires being handled now; a stop lets them finish first.
+    var deliveriesInFlight = 0
     var wirePackages: Set<String> = []
     var observerTasks: [String: Task<Void, Never>] = [:]
 
@@ -272,10 +274,15 @@ public actor ServiceRuntime {
             metadata: ["sdp.hosted": "\(hosted.count)", "sdp.deployed": "\(deployments.count)", "sdp.instances": "\(instances.count)"])
     }
 
-    /// Stops every instance and task; what is stored stays for the next start.
+    /// Stops every instance and task; what is stored stays for the next start. Inputs being handled are given
+    /// up to two seconds to finish, so what a component committed is also recorded as taken.
     public func stop() async {
         guard isRunning else { return }
         isRunning = false
+        let deadline = ContinuousClock.now + .seconds(2)
+        while deliveriesInFlight > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
         for task in backgroundTasks { task.cancel() }
         backgroundTasks = []
         for (_, task) in observerTasks { task.cancel() }
