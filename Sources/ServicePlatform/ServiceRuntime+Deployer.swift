@@ -386,7 +386,8 @@ extension ServiceRuntime {
                     moves[serviceID] = replacement
                     note(name, serviceID, "service \(serviceID) is down with its node \(host); moved to \(replacement)")
                 } catch {
-                    note(name, serviceID, "service \(serviceID) is down with its node \(host); no other live provider of \(service.type): \(error.message)")
+                    let why = error.message.replacingOccurrences(of: "service \(serviceID): ", with: "")
+                    note(name, serviceID, "service \(serviceID) is down with its node \(host); it stays there until another provider is found (\(why))")
                 }
             }
             guard !moves.isEmpty, var current = deployments[name] else { continue }
@@ -505,7 +506,9 @@ extension ServiceRuntime {
         }
         for (_, task) in deployment.watches { task.cancel() }
         let hosts = Set(deployment.record.deployment.placements.values).union(deployment.record.retiredHosts)
-        let answers = await sendUndeploy(name, to: hosts.sorted())
+        // Hosts known to be down are not waited for (a MESSAGE to them would only time out).
+        let down = hosts.filter { health[$0]?.isDown == true }
+        let answers = await sendUndeploy(name, to: hosts.subtracting(down).sorted()) + down.sorted().map { ($0, "its node is down") }
         do {
             try store.deleteDeployedApplication(named: name)
         } catch {
@@ -549,9 +552,11 @@ extension ServiceRuntime {
                     .first { $0.wire == id && $0.role == "producer" }
                 let consumer = statuses[placements[wire.to.service] ?? ""].flatMap { $0.revision == revision ? $0 : nil }?.wires
                     .first { $0.wire == id && $0.role == "consumer" }
+                let consumerDown = health[placements[wire.to.service] ?? ""]?.isDown == true
                 return .init(
-                    id: id, from: wire.from.description, to: wire.to.description, state: consumer?.state ?? "unknown",
-                    acknowledged: producer?.acknowledged ?? 0, pending: producer?.pending ?? 0)
+                    id: id, from: wire.from.description, to: wire.to.description,
+                    state: consumerDown ? "down (consumer's node)" : consumer?.state ?? "unknown", acknowledged: producer?.acknowledged ?? 0,
+                    pending: producer?.pending ?? 0)
             }
             return ServiceApplicationView(
                 name: name, role: "deployer", revision: revision, deployer: me, community: deployment.composition.community,
@@ -572,7 +577,7 @@ extension ServiceRuntime {
             let consumer = ends.first { $0.role == "consumer" }
             return .init(
                 id: id, from: wire.from.description, to: wire.to.description, state: consumer?.state ?? producer?.state ?? "unknown",
-                acknowledged: producer?.acknowledged ?? 0, pending: producer?.pending ?? 0)
+                acknowledged: producer?.acknowledged ?? consumer?.acknowledged ?? 0, pending: producer?.pending ?? 0)
         }
         return ServiceApplicationView(
             name: name, role: "host", revision: application.deployment.revision, deployer: application.deployment.deployer,

@@ -20,25 +20,11 @@ import Testing
         }
     }
 
-    static func composition(count: Int, interval: String) -> String {
-        """
-        <?xml version="1.0" encoding="UTF-8"?>
-        <composition xmlns="urn:smf:composition:1" name="chain" community="test" subcommunity="lab">
-          <description>A probe source on the deployer, a relay on any provider, a sink on carol.</description>
-          <services>
-            <service id="src" type="probe-source" placement="local">
-              <param name="interval">\(interval)</param>
-              <param name="count">\(count)</param>
-            </service>
-            <service id="mid" type="probe-relay" placement="any"/>
-            <service id="sink" type="probe-sink" placement="peer:carol"/>
-          </services>
-          <wires>
-            <wire id="w1" from="src.values" to="mid.values"/>
-            <wire id="w2" from="mid.values" to="sink.values"/>
-          </wires>
-        </composition>
-        """
+    /// `Services/probes/chain.xml` with the source's interval and count set.
+    static func composition(count: Int, interval: String) throws -> String {
+        let text = try String(contentsOf: packageRoot.appendingPathComponent("Services/probes/chain.xml"), encoding: .utf8)
+        return text.replacingOccurrences(
+            of: "<param name=\"interval\">200ms</param>", with: "<param name=\"interval\">\(interval)</param><param name=\"count\">\(count)</param>")
     }
 
     static func write(_ text: String, named name: String) throws -> URL {
@@ -77,7 +63,7 @@ import Testing
     }
 
     @Test func aChainOnThreeNodesSurvivesItsRelaysDeathAndARestartOfEveryNodeWithoutLosingAValue() async throws {
-        let file = try Self.write(Self.composition(count: 100_000, interval: "40ms"), named: "chain.xml")
+        let file = try Self.write(try Self.composition(count: 100_000, interval: "40ms"), named: "chain.xml")
         let alice = try await Self.start("alice", bootstrap: [])
         var nodes = [alice]
         defer { for node in nodes { node.cleanUp() } }
@@ -183,7 +169,7 @@ import Testing
             #expect(result.output.contains(": error: "))
         }
         // A valid file whose placement cannot be resolved names the service and exits 1 too.
-        let unknownPeer = try Self.write(Self.composition(count: 1, interval: "1s").replacingOccurrences(of: "peer:carol", with: "peer:nobody"), named: "peer.xml")
+        let unknownPeer = try Self.write(try Self.composition(count: 1, interval: "1s").replacingOccurrences(of: "peer:carol", with: "peer:nobody"), named: "peer.xml")
         let result = try await alice.smf(["deploy", unknownPeer.path])
         #expect(result.status == 1)
         #expect(result.output.contains("\(unknownPeer.path):"))

@@ -188,22 +188,11 @@ struct RuntimeNode {
     }
 }
 
-/// A composition of three probes: a source on the deployer, a relay placed `any`, a sink on `carol`.
-func chainComposition(count: Int, interval: String = "20ms", name: String = "chain", relayPlacement: String = "any") -> String {
-    """
-    <composition xmlns="urn:smf:composition:1" name="\(name)" community="test" subcommunity="lab">
-      <services>
-        <service id="src" type="probe-source" placement="local">
-          <param name="interval">\(interval)</param>
-          <param name="count">\(count)</param>
-        </service>
-        <service id="mid" type="probe-relay" placement="\(relayPlacement)"/>
-        <service id="sink" type="probe-sink" placement="peer:carol"/>
-      </services>
-      <wires>
-        <wire id="w1" from="src.values" to="mid.values"/>
-        <wire id="w2" from="mid.values" to="sink.values"/>
-      </wires>
-    </composition>
-    """
+/// `Services/probes/chain.xml` (a probe source on the deployer, a relay placed `any`, a sink on `carol`) with the
+/// source's interval and count set.
+func chainComposition(count: Int, interval: String = "20ms") -> String {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let text = (try? String(contentsOf: root.appendingPathComponent("Services/probes/chain.xml"), encoding: .utf8)) ?? ""
+    return text.replacingOccurrences(
+        of: "<param name=\"interval\">200ms</param>", with: "<param name=\"interval\">\(interval)</param><param name=\"count\">\(count)</param>")
 }
