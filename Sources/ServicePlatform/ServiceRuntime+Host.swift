@@ -336,11 +336,20 @@ extension ServiceRuntime {
 
     // MARK: - Status for the deployer
 
-    /// The `smf-app` package: hosts report each application's instances and wires in it.
+    /// The `smf-app` package: hosts report each application's instances and wires in it, to members of the
+    /// application's sub-community.
     func registerStatusPackage() async {
         await endpoint.registerPackage(
             SIPBasicEventPackage(
                 name: ServiceHostStatus.package, acceptedContentTypes: [ServiceHostStatus.contentType], minimumNotifyInterval: .milliseconds(200)))
+        await endpoint.setSubscribeAdmission(for: ServiceHostStatus.package) { [weak self] request in
+            await self?.admitStatusWatch(request)
+        }
+    }
+
+    func admitStatusWatch(_ request: SIPRequest) async -> SIPRequestRefusal? {
+        guard let name = request.uri.user, let application = hosted[name] else { return nil }
+        return await membership.authorize(request, in: application.scope).map(Self.refusal)
     }
 
     /// Reports the application's status soon (changes close together go out as one).

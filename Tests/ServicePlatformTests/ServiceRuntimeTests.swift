@@ -186,6 +186,36 @@ import Testing
         #expect(refused == .rejected(statusCode: 405, reason: "Method Not Allowed"))
     }
 
+    /// Membership that refuses every request from one node.
+    struct RefusingMembership: ServiceMembership {
+        let refusedPort: Int
+        func scopes() async -> [ServiceScope] { [testScope] }
+        func authorize(_ request: SIPRequest, in scope: ServiceScope) async -> ServiceDirectAnswer? {
+            request.headers.from?.uri.port == refusedPort ? ServiceDirectAnswer(statusCode: 403, reason: "Not A Member Of \(scope)") : nil
+        }
+    }
+
+    @Test func aHostAsksMembershipBeforeItCommitsAPartAndADeployerItRefusesDeploysNothing() async throws {
+        let directory = ServiceMemoryDirectory()
+        let alice = try await RuntimeNode.start("alice", directory: directory)
+        let bob = try await RuntimeNode.start("bob", directory: directory, offers: ["probe-relay"])
+        let carol = try await RuntimeNode.start("carol", directory: directory, membership: RefusingMembership(refusedPort: alice.port))
+        defer { Task { for node in [alice, bob, carol] { await node.stop() } } }
+        #expect(try await eventually { try await directory.get(kind: .generic, name: ServiceRecordNames.node(community: "test", name: "carol")).count == 1 })
+        #expect(try await eventually { try await directory.get(kind: .service, name: ServiceRecordNames.providers(testScope, type: "probe-relay")).count == 1 })
+        do {
+            _ = try await alice.runtime.deploy(composition: chainComposition(count: 1), fileName: "chain.xml")
+            Issue.record("carol took a part from a deployer its membership refuses")
+        } catch {
+            #expect(error.problems.count == 1)
+            #expect(error.problems.first?.contains("service sink (probe-sink) on \(carol.aor) failed: 403 Not A Member Of test/lab") == true)
+        }
+        #expect(try carol.store.hostedApplications().isEmpty)
+        // The hosts that had accepted their part dropped it again.
+        #expect(try await eventually { try bob.store.hostedApplications().isEmpty && alice.store.hostedApplications().isEmpty })
+        #expect(try alice.store.deployedApplications().isEmpty)
+    }
+
     @Test func undeployStopsEveryInstanceEndsTheWiresAndDeletesWhatWasKept() async throws {
         let sink = SinkLog()
         let (alice, bob, carol) = try await threeNodes(sink: sink)
