@@ -295,6 +295,48 @@ import Testing
         func stop() async {}
     }
 
+    @Test func aComponentReachesPartiesOutsideTheCompositionThroughItsContextsSIP() async throws {
+        let directory = ServiceMemoryDirectory()
+        let roster = Roster()
+        let factories: [any ServiceComponentFactory] = [SourceFactory(roster: roster), SinkFactory(roster: roster)]
+        let alice = try await RuntimeNode.start("alice", directory: directory, more: factories, catalog: Self.catalog)
+        let carol = try await RuntimeNode.start("carol", directory: directory, more: factories, catalog: Self.catalog)
+        defer { Task { await alice.stop(); await carol.stop() } }
+        #expect(try await eventually { try await directory.get(kind: .generic, name: ServiceRecordNames.node(community: "test", name: "carol")).count == 1 })
+        _ = try await alice.runtime.deploy(composition: Self.rosterComposition, fileName: "who.xml")
+        let context = try #require(await eventually { roster.context.current != nil } ? roster.context.current : nil)
+
+        // A pager MESSAGE to carol's node (RFC 3428), and how it ended.
+        let sent = await context.sip.sendMessage(to: carol.aor, contentType: "text/plain", body: Array("alarm at b1".utf8))
+        #expect(sent == .delivered(statusCode: 200))
+        let unreachable = await context.sip.sendMessage(to: "not a uri", contentType: "text/plain", body: [])
+        #expect(unreachable == .failed(statusCode: nil, reason: "'not a uri' is not a SIP URI"))
+
+        // A state the instance notifies for a resource of its own; an outside subscriber gets it.
+        let resource = "sip:duty@127.0.0.1:\(alice.port)"
+        try await context.sip.setState(package: "x-duty", resource: resource, contentType: "text/plain", body: Array("ann".utf8))
+        let (updates, cancel) = await context.sip.subscribe(to: resource, package: "x-duty", contentType: "text/plain", body: [], expires: 600)
+        var first: ServiceSubscriptionUpdate?
+        for await update in updates {
+            first = update
+            break
+        }
+        #expect(first == .notification(contentType: "text/plain", body: Array("ann".utf8)))
+        await cancel()
+    }
+
+    static let rosterComposition = """
+        <composition xmlns="urn:smf:composition:1" name="who" community="test" subcommunity="lab">
+          <services>
+            <service id="src" type="roster-source" placement="local"/>
+            <service id="dst" type="roster-sink" placement="peer:carol"/>
+          </services>
+          <wires>
+            <wire id="b1" from="src.roster" to="dst.roster"><filter name="building" value="b1"/></wire>
+          </wires>
+        </composition>
+        """
+
     @Test func theConsumerGetsTheWholeFilteredStateOnEveryChangeAndAgainWhenItSubscribesAnew() async throws {
         let directory = ServiceMemoryDirectory()
         let roster = Roster()
@@ -302,18 +344,7 @@ import Testing
         let alice = try await RuntimeNode.start("alice", directory: directory, more: factories, catalog: Self.catalog)
         let carol = try await RuntimeNode.start("carol", directory: directory, more: factories, catalog: Self.catalog)
         #expect(try await eventually { try await directory.get(kind: .generic, name: ServiceRecordNames.node(community: "test", name: "carol")).count == 1 })
-        let text = """
-            <composition xmlns="urn:smf:composition:1" name="who" community="test" subcommunity="lab">
-              <services>
-                <service id="src" type="roster-source" placement="local"/>
-                <service id="dst" type="roster-sink" placement="peer:carol"/>
-              </services>
-              <wires>
-                <wire id="b1" from="src.roster" to="dst.roster"><filter name="building" value="b1"/></wire>
-              </wires>
-            </composition>
-            """
-        _ = try await alice.runtime.deploy(composition: text, fileName: "who.xml")
+        _ = try await alice.runtime.deploy(composition: Self.rosterComposition, fileName: "who.xml")
         #expect(await eventually { await alice.runtime.application(named: "who")?.allWiresActive == true })
         let context = try #require(roster.context.current)
         func entry(_ id: String, _ building: String) -> ServiceValue {
