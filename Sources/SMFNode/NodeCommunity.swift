@@ -59,6 +59,8 @@ actor NodeCommunities {
         var overlay: OverlayConfiguration
         /// How long the records this node stores in a ring live; they are stored again every half lifetime.
         var recordLifetime: Duration = .seconds(3600)
+        /// The service types the node offers (`smf run --offer`), announced to the members as "the services they offer".
+        var offeredServices: [String] = []
     }
 
     nonisolated let identity: NodeIdentity
@@ -355,7 +357,7 @@ actor NodeCommunities {
     /// What this node announces about itself in the ring.
     func ownAnnouncement(_ id: CommunityID, left: Bool = false) async -> [UInt8]? {
         guard let state = communities[id] else { return nil }
-        let services = await endpoint.packageNames
+        let services = environment.offeredServices
         let announcement = MemberAnnouncement(
             credential: state.member.credential.text, contact: environment.addressOfRecord.description, services: services, left: left)
         return try? Array(JSONEncoder().encode(announcement))

@@ -239,7 +239,8 @@ extension SMFNode {
     func startCommunities(database: SMFDatabase, overlay: NodeOverlay, endpoint: SIPEndpoint, aor: SIPURI) async {
         let environment = NodeCommunities.Environment(
             dataDirectory: configuration.dataDirectory, addressOfRecord: aor, overlayAddress: overlay.node.me.address,
-            overlay: configuration.overlay, recordLifetime: configuration.overlayRegistrationLifetime)
+            overlay: configuration.overlay, recordLifetime: configuration.overlayRegistrationLifetime,
+            offeredServices: configuration.services.offeredTypes)
         let communities = NodeCommunities(
             identity: overlay.node.identity, store: SQLiteMembershipStore(database: database), transport: transport, endpoint: endpoint,
             environment: environment, logger: logger,
