@@ -40,6 +40,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "OverlaySimulation", package: "smf"),
                 .product(name: "Energy", package: "smf"),
+                .product(name: "Surveillance", package: "smf"),
             ] + nodeDependencies,
             swiftSettings: swiftSettings
         ),

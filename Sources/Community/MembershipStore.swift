@@ -32,6 +32,8 @@ public struct MemberRecord: Hashable, Sendable {
     public var services: [String]
     /// The member's credential, when known.
     public var credential: MembershipCredential?
+    /// Where the member's node is reached, e.g. `sip:smf@192.0.2.7:5060` (its address of record), when known.
+    public var contact: String?
     /// When this entry was last updated.
     public var updatedAt: OverlayInstant
 
@@ -41,13 +43,14 @@ public struct MemberRecord: Hashable, Sendable {
     /// Creates a member record.
     public init(
         communityID: CommunityID, publicKey: [UInt8], role: MemberRole, services: [String] = [],
-        credential: MembershipCredential? = nil, updatedAt: OverlayInstant
+        credential: MembershipCredential? = nil, contact: String? = nil, updatedAt: OverlayInstant
     ) {
         self.communityID = communityID
         self.publicKey = publicKey
         self.role = role
         self.services = services
         self.credential = credential
+        self.contact = contact
         self.updatedAt = updatedAt
     }
 }

@@ -24,12 +24,38 @@ public enum M2MEventPackage {
     public static let balance = "m2m-balance"
     /// Start/defer advice for flexible loads.
     public static let advice = "m2m-advice"
+    /// Energy coordinators announcing themselves to each other.
+    public static let coordination = "m2m-coordination"
+    /// Numbered probe values, to check that a deployment carries values end to end.
+    public static let probe = "m2m-probe"
 }
 
 extension ServiceTypeCatalog {
     /// The service types smf ships: the building surveillance application (seed 000 §VI), a rule
-    /// component, a simulated sensor, and the energy community (seed 000 §IV).
-    public static let builtIn = ServiceTypeCatalog(surveillanceTypes + energyTypes)
+    /// component, a simulated sensor, the energy community (seed 000 §IV), and the probes.
+    public static let builtIn = ServiceTypeCatalog(surveillanceTypes + energyTypes + probeTypes)
+
+    /// Probes: a source of numbered values, a relay and a sink that records them, to check that a deployment
+    /// carries values end to end and loses none (like Node-RED's inject and debug nodes, across nodes).
+    public static let probeTypes: [ServiceTypeDescriptor] = [
+        ServiceTypeDescriptor(
+            name: "probe-source",
+            summary: "Emits numbered probe values (1, 2, …) at a fixed interval; durable: its values survive a restart of its node.",
+            outputs: [PortDescriptor("values", package: M2MEventPackage.probe, value: "probe", filters: ["source"], "the numbered values")],
+            parameters: [
+                ParameterDescriptor("interval", .duration, "time between two values (default 1s)"),
+                ParameterDescriptor("count", .integer, "stop after this many values (default: never)"),
+            ]),
+        ServiceTypeDescriptor(
+            name: "probe-relay",
+            summary: "Passes every probe value on unchanged; a relay: it acknowledges a value only once its consumers did.",
+            inputs: [PortDescriptor("values", package: M2MEventPackage.probe, value: "probe", required: true, "values to pass on")],
+            outputs: [PortDescriptor("values", package: M2MEventPackage.probe, value: "probe", filters: ["source"], "the same values")]),
+        ServiceTypeDescriptor(
+            name: "probe-sink",
+            summary: "Records which probe values arrived (in the node's database) and reports how many, the highest number and the gaps.",
+            inputs: [PortDescriptor("values", package: M2MEventPackage.probe, value: "probe", required: true, "values to record")]),
+    ]
 
     private static let sensorFilters = ["building", "kind", "sensor"]
 
@@ -192,77 +218,106 @@ extension ServiceTypeCatalog {
             takesRules: true),
     ]
 
-    /// The energy community types.
+    /// The parameters that place an energy service on the simulated day's clock (docs/energy.md, "Time").
+    private static let energyClockParameters: [ParameterDescriptor] = [
+        ParameterDescriptor("interval", .oneOf(["15m", "5m"]), "the interval of the simulated day: 15m (default) or 5m"),
+        ParameterDescriptor(
+            "time-scale", .decimal,
+            "simulated seconds per real second (default 1; 960 runs a day in 90 s); the same in every service"),
+        ParameterDescriptor(
+            "day-start", .string,
+            "when the first simulated day begins, ISO 8601 UTC (2025-06-21T06:00:00Z); days repeat every 24 simulated hours "
+                + "(default: simulated time is real time × time-scale, days begin at 06:00 UTC)"),
+    ]
+
+    /// The parameters that pick a household's profile from the seeded simulated day.
+    private static let energyDayParameters: [ParameterDescriptor] = [
+        ParameterDescriptor(
+            "household", .string, required: true,
+            "the household's id in the simulated day (h000, h001, …); several ids separated by spaces make one instance host them all"),
+        ParameterDescriptor("seed", .integer, "the seed of the simulated day (default 1; the same seed gives the same day)"),
+        ParameterDescriptor("simulated-households", .integer, "households of the simulated feeder the day is generated for (default 50)"),
+    ]
+
+    /// The energy community types. Every port carries `application/smf-energy+json` bodies (docs/energy.md,
+    /// "Body format"), each under its own event package.
     public static let energyTypes: [ServiceTypeDescriptor] = [
         ServiceTypeDescriptor(
             name: "household-meter",
-            summary: "Publishes a household's production and consumption per interval.",
+            summary: "Publishes a household's production and consumption per interval and its inflexible net-load forecast.",
             outputs: [
                 PortDescriptor(
                     "readings", package: M2MEventPackage.meter, value: "meter-reading", filters: ["household"],
-                    "production and consumption per interval")
+                    "readings (production and consumption per interval), forecasts, withdrawal")
             ],
-            parameters: [
-                ParameterDescriptor("household", .string, required: true, "the household's id"),
-                ParameterDescriptor("interval", .duration, "the metering interval (default 15m)"),
+            parameters: energyDayParameters + [
                 ParameterDescriptor(
                     "share", .oneOf(["aggregate", "detailed"]),
-                    "aggregate (default): only totals leave the household; detailed: per-device values too"),
-            ]),
+                    "aggregate (default): only the household's totals leave it; detailed: per-device values too")
+            ] + energyClockParameters),
         ServiceTypeDescriptor(
             name: "flexibility",
-            summary: "Declares a household's flexible loads and obeys start/defer advice.",
+            summary: "Declares a household's flexible loads and battery, follows start/defer advice, and keeps every deadline itself.",
             inputs: [
                 PortDescriptor(
                     "advice", package: M2MEventPackage.advice, value: "advice", required: true,
-                    "start/defer advice from a coordinator")
+                    "start/defer advice and battery schedules from a coordinator")
             ],
             outputs: [
                 PortDescriptor(
                     "offers", package: M2MEventPackage.flexibility, value: "flexibility-offer",
-                    filters: ["household"], "flexible loads: energy, power, earliest start, deadline")
+                    filters: ["household", "group"],
+                    "flexible loads (energy, power, earliest start, deadline), battery, loads started, withdrawal; group is the service's id")
             ],
-            parameters: [
-                ParameterDescriptor("household", .string, required: true, "the household's id"),
-                ParameterDescriptor("loads", .string, "the flexible loads, e.g. 'ev washing-machine heat-pump'"),
-            ]),
+            parameters: energyDayParameters + energyClockParameters),
         ServiceTypeDescriptor(
             name: "community-balance",
-            summary: "Aggregates the sub-community's production and consumption.",
+            summary: "Aggregates the sub-community's forecasts and readings; passes on only sums of several households.",
             inputs: [
                 PortDescriptor(
                     "readings", package: M2MEventPackage.meter, value: "meter-reading", required: true,
-                    "household meter readings")
+                    "household meter readings and forecasts")
             ],
             outputs: [
                 PortDescriptor(
                     "balance", package: M2MEventPackage.balance, value: "balance", filters: ["feeder"],
-                    "the community's load curve so far")
+                    "the community's aggregate forecast and readings, withdrawals")
             ],
             parameters: [
                 ParameterDescriptor("feeder", .string, required: true, "the feeder the households are on"),
-                ParameterDescriptor("interval", .duration, "the aggregation interval (default 15m)"),
-            ]),
+                ParameterDescriptor("min-households", .integer, "fewest households a published sum may contain (default 3)"),
+            ] + energyClockParameters),
         ServiceTypeDescriptor(
             name: "coordinator",
-            summary: "Plans the community's flexible loads to lower its joint peak and advises them by NOTIFY.",
+            summary: "Plans the community's flexible loads and batteries to lower its joint peak and advises each household.",
             inputs: [
                 PortDescriptor(
                     "balance", package: M2MEventPackage.balance, value: "balance", required: true,
-                    "the community's load curve"),
+                    "the community's aggregate forecast"),
                 PortDescriptor(
                     "offers", package: M2MEventPackage.flexibility, value: "flexibility-offer", required: true,
-                    "the flexible loads to plan"),
+                    "the flexible loads and batteries to plan"),
+                PortDescriptor(
+                    "peers", package: M2MEventPackage.coordination, value: "coordinator-announcement",
+                    "the other coordinators' announcements (wire each coordinator's peers to every other's)"),
             ],
             outputs: [
                 PortDescriptor(
-                    "advice", package: M2MEventPackage.advice, value: "advice", filters: ["household"],
-                    "start/defer advice per load")
+                    "advice", package: M2MEventPackage.advice, value: "advice", filters: ["household", "group"],
+                    "start advice per load and battery schedule, per household"),
+                PortDescriptor(
+                    "peers", package: M2MEventPackage.coordination, value: "coordinator-announcement",
+                    "this coordinator's announcements (every interval) and the coordinators it saw leave"),
             ],
             parameters: [
-                ParameterDescriptor("algorithm", .oneOf(["valley-filling", "none"]), "the planning algorithm (default valley-filling)"),
-                ParameterDescriptor("horizon", .duration, "how far ahead it plans (default 24h)"),
-                ParameterDescriptor("priority", .integer, "several coordinators defer to the lowest priority number"),
-            ]),
+                ParameterDescriptor(
+                    "algorithm", .oneOf(["valley-filling", "none"]),
+                    "valley-filling (default): greedy valley filling and battery peak shaving; none: advise nothing"),
+                ParameterDescriptor(
+                    "priority", .integer, "0–9999 (default 100): coordinators defer to the lowest priority, then the lowest service id"),
+                ParameterDescriptor(
+                    "failover-after", .duration,
+                    "simulated time without a peer's announcement after which it counts as gone (default 45m)"),
+            ] + energyClockParameters),
     ]
 }

@@ -1,5 +1,5 @@
 /// The sub-community's balance service: sums its members' forecasts and readings and passes on only the sums
-/// (to the coordinators, by NOTIFY of the ``EnergyMessage/eventPackage`` package).
+/// (to the coordinators, on the `balance` port of `community-balance`, event package `m2m-balance`).
 ///
 /// A sum is published only when at least ``minimumHouseholds`` households are in it, so that no single
 /// household's curve can be read off an aggregate.

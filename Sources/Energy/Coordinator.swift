@@ -1,6 +1,7 @@
 /// A coordinator of a sub-community: collects the aggregate forecast and the households' declared
 /// flexibility, plans with ``CommunityPlanner`` at interval boundaries, and sends each household its advice
-/// (NOTIFY of the ``EnergyMessage/eventPackage`` package).
+/// (on the `advice` port of `coordinator`, event package `m2m-advice`; coordinators hear each other on `peers`,
+/// `m2m-coordination`).
 ///
 /// Several coordinators may run (each aggregation point can host one). They announce themselves (at start, and
 /// in reply to a coordinator they did not know); the one with
@@ -72,6 +73,9 @@ public struct Coordinator: Sendable {
             declaration.loads = declaration.loads.filter { $0.isValid(on: grid) && $0.household == declaration.household }
             if let battery = declaration.battery, !battery.isValid { declaration.battery = nil }
             declarations[declaration.household] = declaration
+            for (id, interval) in declaration.started ?? [:] where startedLoads[id] == nil && interval >= 0 && interval < grid.intervalCount {
+                if let load = declaration.loads.first(where: { $0.id == id }) { startedLoads[id] = (load, interval) }
+            }
             dirty = true
         case .started(let report):
             if let load = declarations[report.household]?.loads.first(where: { $0.id == report.load }) {

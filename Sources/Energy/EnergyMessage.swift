@@ -34,16 +34,23 @@ public struct NetLoadForecast: Hashable, Codable, Sendable {
 }
 
 /// What a household offers the community: its flexible loads and, optionally, its battery.
+///
+/// A declaration is soft state: a flexibility service sends it when it starts, when a load is added, and again
+/// every simulated hour, so that a coordinator that starts late or restarts learns everything. It therefore lists
+/// every load of the day, and the ones that have started in ``started``.
 public struct FlexibilityDeclaration: Hashable, Codable, Sendable {
     public var household: String
-    /// Loads not started yet.
+    /// The household's flexible loads of the day, started or not.
     public var loads: [FlexibleLoad]
     public var battery: Battery?
+    /// Start interval of each load that has started, by load id; absent when none has.
+    public var started: [String: Int]?
 
-    public init(household: String, loads: [FlexibleLoad], battery: Battery?) {
+    public init(household: String, loads: [FlexibleLoad], battery: Battery?, started: [String: Int]? = nil) {
         self.household = household
         self.loads = loads
         self.battery = battery
+        self.started = started
     }
 }
 
@@ -112,12 +119,15 @@ public struct LoadAdvice: Hashable, Codable, Sendable {
     }
 }
 
-/// Every message of the energy community, as carried in PUBLISH (meter, flexibility) and NOTIFY (aggregate,
-/// advice) bodies of the `smf-energy` event package.
+/// Every message of the energy community: the one body format of every energy port.
 ///
 /// Body (``EnergyMessage/contentType``): one JSON object `{"v":1,"type":T,"body":{…}}` where T is
 /// `reading`, `forecast`, `flexibility`, `started`, `withdrawal`, `aggregate-forecast`, `aggregate-reading`,
 /// `advice`, `coordinator` or `coordinator-left`. Unknown versions and types are rejected.
+///
+/// The messages travel as the bodies of ``ServicePlatform/ServiceValue``s on the ports of the energy service types,
+/// each port under its own event package (``Composition/M2MEventPackage``: `m2m-meter`, `m2m-flexibility`,
+/// `m2m-balance`, `m2m-advice`, `m2m-coordination`); ``EnergyPort`` says which types each port carries.
 public enum EnergyMessage: Hashable, Sendable {
     case reading(MeterReading)
     case forecast(NetLoadForecast)
@@ -135,8 +145,6 @@ public enum EnergyMessage: Hashable, Sendable {
 
     /// The MIME type of the bodies.
     public static let contentType = "application/smf-energy+json"
-    /// The event package (RFC 6665 §7.2) under which the messages travel.
-    public static let eventPackage = "smf-energy"
     /// The largest body accepted, bytes.
     public static let maximumBodySize = 256 * 1024
     static let version = 1
@@ -149,6 +157,7 @@ public struct EnergyMessageError: Error, Hashable, CustomStringConvertible, Send
         case malformed(String)
         case unsupportedVersion(Int)
         case unknownType(String)
+        case wrongContentType(String)
     }
 
     private let code: Code
@@ -157,6 +166,7 @@ public struct EnergyMessageError: Error, Hashable, CustomStringConvertible, Send
     static func malformed(_ detail: String) -> Self { Self(code: .malformed(detail)) }
     static func unsupportedVersion(_ version: Int) -> Self { Self(code: .unsupportedVersion(version)) }
     static func unknownType(_ type: String) -> Self { Self(code: .unknownType(type)) }
+    static func wrongContentType(_ type: String) -> Self { Self(code: .wrongContentType(type)) }
 
     public var description: String {
         switch code {
@@ -168,6 +178,8 @@ public struct EnergyMessageError: Error, Hashable, CustomStringConvertible, Send
             "energy message version \(version) is not supported (only \(EnergyMessage.version))"
         case .unknownType(let type):
             "energy message type '\(type)' is unknown"
+        case .wrongContentType(let type):
+            "content type '\(type)' is not \(EnergyMessage.contentType)"
         }
     }
 }

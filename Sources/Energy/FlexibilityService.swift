@@ -43,10 +43,14 @@ public struct FlexibilityService: Sendable {
     /// The loads that have not started.
     public var pendingLoads: [FlexibleLoad] { loads.filter { started[$0.id] == nil } }
 
-    /// The service is up: declares the pending loads and the battery.
+    /// The service is up (or refreshes its soft state): declares the loads of the day, the ones that started with
+    /// their start, and the battery.
     public func declare() -> [Action] {
-        [.publish(.flexibility(FlexibilityDeclaration(household: household, loads: pendingLoads, battery: battery)))]
+        [.publish(.flexibility(FlexibilityDeclaration(household: household, loads: loads, battery: battery, started: started.isEmpty ? nil : started)))]
     }
+
+    /// Whether the household has left the community.
+    public var hasLeft: Bool { left }
 
     /// A new load appeared (e.g. the EV was plugged in): declares the loads again.
     public mutating func loadAdded(_ load: FlexibleLoad) -> [Action] {

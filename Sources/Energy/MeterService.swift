@@ -1,5 +1,5 @@
 /// A household's meter as a service: turns what the household measures into the readings and forecasts it
-/// publishes (PUBLISH, event package ``EnergyMessage/eventPackage``, RFC 3903).
+/// publishes (on the `readings` port of `household-meter`, event package `m2m-meter`).
 ///
 /// Privacy: only the household's totals leave it (production and consumption per interval, and its
 /// inflexible net-load forecast), unless it is configured `.detailed`, which adds per-device consumption.

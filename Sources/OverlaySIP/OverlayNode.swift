@@ -31,6 +31,9 @@ public actor OverlayNode: Service {
     public nonisolated let identity: NodeIdentity
     /// This node as peers see it.
     public nonisolated let me: OverlayPeer
+    /// The ring this node belongs to when the transport carries several (sent as ``OverlaySIPCarriage/ringHeader``);
+    /// nil for the default ring.
+    public nonisolated let ring: String?
 
     private var chord: ChordNode
     private let transport: SIPTransport
@@ -61,6 +64,8 @@ public actor OverlayNode: Service {
     ///   - epoch: the overlay time (ms since the Unix epoch in production) at the moment of creation;
     ///     record expiries are compared with it plus the clock's elapsed time.
     ///   - logger: receives overlay events.
+    ///   - ring: names the ring on a transport that carries several; every request this node sends carries it,
+    ///     and ``answer(_:)`` refuses requests of another ring. nil for the default ring.
     public init(
         identity: NodeIdentity,
         address: OverlayAddress,
@@ -68,9 +73,11 @@ public actor OverlayNode: Service {
         configuration: OverlayConfiguration = OverlayConfiguration(),
         clock: ContinuousClock = ContinuousClock(),
         epoch: OverlayInstant,
-        logger: Logger
+        logger: Logger,
+        ring: String? = nil
     ) {
         self.identity = identity
+        self.ring = ring
         me = OverlayPeer(id: identity.nodeID, address: address)
         chord = ChordNode(me: me, configuration: configuration, seed: identity.nodeID.low)
         self.transport = transport
@@ -365,7 +372,8 @@ public actor OverlayNode: Service {
         let request = OverlaySIPCarriage.request(
             carrying: envelope, to: destination, recipient: knownIDs[address],
             callID: "\(me.id.shortDescription)-\(sequence)-\(UInt32.random(in: 0...UInt32.max))",
-            fromTag: String(UInt32.random(in: 0...UInt32.max), radix: 16)
+            fromTag: String(UInt32.random(in: 0...UInt32.max), radix: 16),
+            ring: ring
         )
         let transport = self.transport
         Task {
@@ -410,8 +418,13 @@ public actor OverlayNode: Service {
 
     private static let knownIDLimit = 4096
 
-    /// Answers one overlay request received over SIP.
-    func answer(_ request: SIPRequest) -> SIPResponse {
+    /// Answers one overlay request received over SIP (``attach(to:fallback:)`` calls it; a driver that carries
+    /// several rings on one transport calls it for the requests of this node's ring). A request naming another
+    /// ring in ``OverlaySIPCarriage/ringHeader`` gets `404 Unknown Overlay Ring`.
+    public func answer(_ request: SIPRequest) -> SIPResponse {
+        guard OverlaySIPCarriage.ring(of: request) == ring else {
+            return .answering(request, statusCode: 404, reasonPhrase: "Unknown Overlay Ring")
+        }
         let envelope: OverlayEnvelope
         do {
             envelope = try OverlaySIPCarriage.envelope(in: request)

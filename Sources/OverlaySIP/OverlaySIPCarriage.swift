@@ -18,6 +18,9 @@ public enum OverlaySIPCarriage {
     public static let messageHeader = "Overlay-Message"
     /// The header carrying the sender's Node-ID in hexadecimal.
     public static let nodeHeader = "Overlay-Node"
+    /// The header naming the ring a message belongs to, when a transport carries several rings; absent for the
+    /// node's default ring.
+    public static let ringHeader = "Overlay-Ring"
     /// The SIP method carrying overlay messages.
     public static let method = SIPMethod.register
 
@@ -71,12 +74,14 @@ public enum OverlaySIPCarriage {
     }
 
     /// The SIP request carrying `envelope` to `destination`, addressed to `recipient` when its Node-ID is known.
+    /// - Parameter ring: the ring's name for ``ringHeader``; nil for the default ring (no header).
     public static func request(
         carrying envelope: OverlayEnvelope,
         to destination: SIPDestination,
         recipient: NodeID?,
         callID: String,
-        fromTag: String
+        fromTag: String,
+        ring: String? = nil
     ) -> SIPRequest {
         let host = destination.host.contains(":") ? "[\(destination.host)]" : destination.host
         let uri = SIPURI(user: recipient?.description ?? "overlay", host: host, port: destination.port)
@@ -88,9 +93,15 @@ public enum OverlaySIPCarriage {
         headers.cseq = SIPCSeq(sequence: 1, method: method)
         headers.add(name: messageHeader, value: typeName(of: envelope.message))
         headers.add(name: nodeHeader, value: envelope.sender.id.description)
+        if let ring { headers.add(name: ringHeader, value: ring) }
         headers.add(name: "Content-Type", value: contentType)
         let bytes = OverlayCodec.encode(envelope)
         return SIPRequest(method: method, uri: uri, headers: headers, body: ByteBuffer(bytes: bytes))
+    }
+
+    /// The ring a request names in ``ringHeader`` (trimmed), or nil for the default ring.
+    public static func ring(of request: SIPRequest) -> String? {
+        request.headers[ringHeader]?.trimmedOfBlanks()
     }
 
     /// Decodes and checks the overlay envelope a request carries.

@@ -71,7 +71,8 @@ public final class SIPTransport: Service, Sendable {
     /// `Max-Forwards: 70` and `User-Agent` when absent. A UDP request larger than
     /// ``SIPTransportConfiguration/udpSizeLimit`` goes over TCP instead (§18.1.1).
     /// - Throws: ``SIPTransportError`` — a timeout (the TU treats it as 408, §8.1.3.1), a transport
-    ///   failure (503), or ``SIPTransportError/cancelled`` when the calling task is cancelled.
+    ///   failure (503), ``SIPTransportError/refused`` when the outbound request hook kept the request back, or
+    ///   ``SIPTransportError/cancelled`` when the calling task is cancelled.
     public func send(_ request: SIPRequest, to destination: SIPDestination) async throws(SIPTransportError) -> SIPResponse {
         let address: SocketAddress
         do {
@@ -86,6 +87,10 @@ public final class SIPTransport: Service, Sendable {
         var request = request
         if !request.headers.contains("Max-Forwards") { request.headers.add(name: "Max-Forwards", value: "70") }
         if !request.headers.contains("User-Agent") { request.headers.add(name: "User-Agent", value: configuration.userAgent) }
+        if let hook = configuration.outboundRequestHook {
+            guard let prepared = await hook(request, destination) else { throw SIPTransportError.refused }
+            request = prepared
+        }
 
         var transport = destination.transport
         if transport == .udp {

@@ -1,6 +1,9 @@
 public import SIPCore
 public import SIPSyntax
 
+/// Sees each outgoing request last before it is sent (see ``SIPTransportConfiguration/outboundRequestHook``).
+public typealias SIPOutboundRequestHook = @Sendable (SIPRequest, SIPDestination) async -> SIPRequest?
+
 /// Settings of a ``SIPTransport``; the defaults follow RFC 3261.
 public struct SIPTransportConfiguration: Sendable {
     /// Sockets to open. Port 0 binds an ephemeral port; ``SIPTransport/bind()`` returns the real ones.
@@ -19,6 +22,12 @@ public struct SIPTransportConfiguration: Sendable {
     public var udpSizeLimit: Int = 1300
     /// Largest datagram accepted from the network (bytes); bigger ones are refused by the parser limits.
     public var maximumDatagramSize: Int = 65_535
+    /// Called with every request ``SIPTransport/send(_:to:)`` is about to send, once per transaction (not per
+    /// retransmission): after `Max-Forwards` and `User-Agent` are added, before the Via and the UDP size check.
+    /// It returns the request to send (e.g. with headers added by whoever installed it), or nil to refuse
+    /// sending it, which makes `send` throw ``SIPTransportError/refused``. The transport knows nothing of what
+    /// the hook does; nil (the default) sends every request unchanged.
+    public var outboundRequestHook: SIPOutboundRequestHook?
 
     public init() {}
 }

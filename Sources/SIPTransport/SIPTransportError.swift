@@ -9,6 +9,7 @@ public struct SIPTransportError: Error, Hashable, Sendable, CustomStringConverti
         case connectFailed
         case invalidRequest
         case cancelled
+        case refused
     }
 
     let code: Code
@@ -28,6 +29,9 @@ public struct SIPTransportError: Error, Hashable, Sendable, CustomStringConverti
     public static let notRunning = SIPTransportError(.notRunning, "the SIP transport is not running")
     /// The task waiting for the response was cancelled; the transaction itself runs to its end.
     public static let cancelled = SIPTransportError(.cancelled, "the request was abandoned before a final response arrived")
+
+    /// The outbound request hook refused to let the request leave (``SIPTransportConfiguration/outboundRequestHook``).
+    public static let refused = SIPTransportError(.refused, "the request was refused by the outbound request hook")
 
     public var isTimeout: Bool { code == .timeout }
     public var isTransportFailure: Bool { code == .transportFailure || code == .connectFailed || code == .unresolvable || code == .noListener }

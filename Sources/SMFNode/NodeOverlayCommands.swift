@@ -62,11 +62,14 @@ public struct OverlayPutArguments: Codable, Sendable, Equatable {
     public var name: String
     public var value: String
     public var ttlSeconds: Int
+    /// The community whose ring to use; nil: the node's default ring.
+    public var community: String?
 
-    public init(name: String, value: String, ttlSeconds: Int = 86_400) {
+    public init(name: String, value: String, ttlSeconds: Int = 86_400, community: String? = nil) {
         self.name = name
         self.value = value
         self.ttlSeconds = ttlSeconds
+        self.community = community
     }
 }
 
@@ -87,9 +90,12 @@ public struct OverlayPutResult: Codable, Sendable, Equatable {
 /// `overlay.get` arguments.
 public struct OverlayGetArguments: Codable, Sendable, Equatable {
     public var name: String
+    /// The community whose ring to use; nil: the node's default ring.
+    public var community: String?
 
-    public init(name: String) {
+    public init(name: String, community: String? = nil) {
         self.name = name
+        self.community = community
     }
 }
 
@@ -131,18 +137,26 @@ public struct OverlayLookupResult: Codable, Sendable, Equatable {
 }
 
 extension SMFNode {
-    /// Registers the overlay commands: `overlay.status`, `overlay.put`, `overlay.get`, `overlay.lookup`.
+    /// Registers the overlay commands: `overlay.status`, `overlay.put`, `overlay.get`, `overlay.lookup`; status, put and
+    /// get take `community` to use that community's ring instead of the default one.
     func registerOverlayCommands() throws(ControlError) {
         let slot = self.runtimeSlot
+        let communities = communitySlot
         @Sendable func overlay() throws -> NodeOverlay {
             guard let runtime = slot.current else { throw ControlError(.notRunning, "the node's overlay has not started") }
             return runtime.overlay
         }
+        /// The ring of `community` (`--community`), else the node's default ring.
+        @Sendable func ring(_ community: String?) async throws -> OverlayNode {
+            guard let community else { return try overlay().node }
+            guard let nodeCommunities = communities.current else { throw ControlError(.notRunning, "the node's communities have not started") }
+            return try await nodeCommunities.ring(of: community)
+        }
 
-        try control.register("overlay.status", arguments: NoArguments.self, summary: "Node-ID, phase, predecessor, successors, fingers, record count") {
-            _, _ in
+        try control.register("overlay.status", arguments: CommunityArguments.self, summary: "Node-ID, phase, predecessor, successors, fingers, record count") {
+            args, _ in
             let overlay = try overlay()
-            return Self.report(await overlay.node.status(), addressOfRecord: overlay.addressOfRecord)
+            return Self.report(try await ring(args.community).status(), addressOfRecord: overlay.addressOfRecord)
         }
 
         try control.register("overlay.put", arguments: OverlayPutArguments.self, summary: "store a signed record under Resource-ID(name)") {
@@ -154,11 +168,12 @@ extension SMFNode {
             guard value.count <= ResourceRecord.maximumValueSize else {
                 throw ControlError(.badArgument, "the value is \(value.count) bytes; the overlay stores at most \(ResourceRecord.maximumValueSize)")
             }
+            let target = try await ring(args.community)
             let sequence = await overlay.nextSequence()
-            let expiry = await overlay.node.now.advanced(by: .seconds(args.ttlSeconds))
-            let record = ResourceRecord.signed(kind: .generic, name: args.name, value: value, sequence: sequence, expiry: expiry, by: overlay.node.identity)
+            let expiry = await target.now.advanced(by: .seconds(args.ttlSeconds))
+            let record = ResourceRecord.signed(kind: .generic, name: args.name, value: value, sequence: sequence, expiry: expiry, by: target.identity)
             do throws(OverlaySIPError) {
-                try await overlay.node.put(record)
+                try await target.put(record)
             } catch {
                 throw ControlError(.overlayFailed, "cannot store '\(args.name)': \(error.detail)")
             }
@@ -166,10 +181,10 @@ extension SMFNode {
         }
 
         try control.register("overlay.get", arguments: OverlayGetArguments.self, summary: "the live records under Resource-ID(name)") { args, _ in
-            let overlay = try overlay()
+            let target = try await ring(args.community)
             let records: [ResourceRecord]
             do throws(OverlaySIPError) {
-                records = try await overlay.node.get(args.name)
+                records = try await target.get(args.name)
             } catch {
                 throw ControlError(.overlayFailed, "cannot fetch '\(args.name)': \(error.detail)")
             }

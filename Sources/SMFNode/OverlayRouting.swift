@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Overlay
 import OverlaySIP
+import ServicePlatform
 import SIPSyntax
 import SIPTransport
 
@@ -19,18 +20,38 @@ final class NodeRequestRouter: SIPRequestHandler {
     private let slot: NodeRuntimeSlot
     private let transport: NodeTransportAddresses
     private let user: String
+    private let communities: NodeCommunitySlot
     private let logger: Logger
 
-    init(core: SIPUserAgentCore, slot: NodeRuntimeSlot, transport: NodeTransportAddresses, user: String, logger: Logger) {
+    init(
+        core: SIPUserAgentCore, slot: NodeRuntimeSlot, transport: NodeTransportAddresses, user: String, communities: NodeCommunitySlot,
+        logger: Logger
+    ) {
         self.core = core
         self.user = user
         self.slot = slot
         self.transport = transport
+        self.communities = communities
         self.logger = logger
     }
 
     func handle(_ incoming: SIPIncomingRequest) async -> SIPResponse? {
+        var incoming = incoming
+        // Communities (issue 5): requests of the node's communities are verified before anything else sees them
+        // (NodeCommunity+Gate.swift); a refused one is answered 403 with the reason.
+        if let communities = communities.current {
+            switch await communities.screen(incoming) {
+            case .answer(let response): return Self.tagged(response)
+            case .ring(let ring, let request): return Self.tagged(await ring.answer(request))
+            case .community(let screened): return await core.handle(screened)
+            case .ordinary(let screened): incoming = screened
+            }
+        } else {
+            incoming.request.headers.remove(CommunityAssertion.header)
+        }
         let request = incoming.request
+        // Deploy MESSAGEs and requests to service instances (`sip:<app>.<service>@…`) go to the service runtime.
+        if let services = slot.current?.services, let response = await services.handle(incoming) { return Self.tagged(response) }
         guard request.method == .message || request.method == .subscribe, let overlay = slot.current?.overlay,
             let aor = Self.communityAoR(of: request.uri), !(request.uri.user == user && transport.isLocal(request.uri))
         else {

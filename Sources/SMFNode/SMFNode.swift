@@ -16,8 +16,8 @@ public import SIPTransport
 /// One running `smf` node: its data directory and database, control channel, SIP transport and UA core, and the
 /// SIP endpoint serving `presence` and the M2M packages, wired into a `ServiceGroup`.
 ///
-/// Services start in dependency order (storage → control → transport → overlay → endpoint) and shut down in reverse, so
-/// the endpoint stops before the transport closes. Call ``start()`` to open the database and control socket, bind
+/// Services start in dependency order (storage → control → transport → overlay → communities → endpoint) and shut down
+/// in reverse, so the endpoint stops before the transport closes. Call ``start()`` to open the database and control socket, bind
 /// the listeners and start the endpoint, then ``run()``; ``shutdown()`` (or a configured signal) ends ``run()``
 /// gracefully.
 public final class SMFNode: Sendable {
@@ -30,7 +30,9 @@ public final class SMFNode: Sendable {
     let startedAt: ContinuousClock.Instant
     let runtimeSlot: NodeRuntimeSlot
     let listenAddresses: NodeTransportAddresses
-    private let logger: Logger
+    /// The node's communities once started (issue 5, NodeCommunity.swift).
+    let communitySlot: NodeCommunitySlot
+    let logger: Logger
     private let group: ServiceGroup
 
     /// - Parameters:
@@ -57,7 +59,12 @@ public final class SMFNode: Sendable {
         let listenAddresses = NodeTransportAddresses()
         self.runtimeSlot = runtimeSlot
         self.listenAddresses = listenAddresses
-        let router = NodeRequestRouter(core: userAgent, slot: runtimeSlot, transport: listenAddresses, user: configuration.user, logger: logger)
+        // Communities: requests of a community leave signed (the hook) and arrive verified (the router's gate).
+        let communitySlot = NodeCommunitySlot()
+        self.communitySlot = communitySlot
+        transportConfiguration.outboundRequestHook = communitySlot.outboundHook
+        let router = NodeRequestRouter(
+            core: userAgent, slot: runtimeSlot, transport: listenAddresses, user: configuration.user, communities: communitySlot, logger: logger)
         self.transport = SIPTransport(configuration: transportConfiguration, handler: router, eventLoopGroup: eventLoopGroup, logger: logger)
         self.startedAt = ContinuousClock.now
         self.control = ControlCommandRegistry()
@@ -69,6 +76,7 @@ public final class SMFNode: Sendable {
                     .init(service: ControlService(server: controlServer)),
                     .init(service: transport),
                     .init(service: OverlayService(slot: runtimeSlot)),
+                    .init(service: CommunityService(slot: communitySlot)),
                     .init(service: EndpointService(slot: runtimeSlot, logger: logger)),
                     .init(service: ReadinessService(transport: transport, onReady: onReady)),
                 ],
@@ -80,6 +88,8 @@ public final class SMFNode: Sendable {
             try registerNodeCommands()
             try registerEventCommands()
             try registerOverlayCommands()
+            try registerCommunityCommands()
+            try registerServiceCommands()
         } catch {
             logger.error("cannot register the node's control commands", metadata: ["smf.error": "\(error)"])
         }
@@ -145,7 +155,8 @@ public final class SMFNode: Sendable {
         endpointConfiguration.onMessage = inbox.hook
         let endpoint = SIPEndpoint(
             configuration: endpointConfiguration, transport: transport, userAgent: userAgent,
-            store: database.endpointStore, packages: [PresenceEventPackage()] + M2MEventPackages.all, logger: logger)
+            store: database.endpointStore, packages: [PresenceEventPackage()] + M2MEventPackages.all + [NodeMembershipPackage.package],
+            logger: logger)
         do {
             try await endpoint.start()
         } catch {
@@ -159,8 +170,11 @@ public final class SMFNode: Sendable {
         }
         let presence = NodePresence(endpoint: endpoint, database: database, aor: aor, publicationTarget: registrarAoR, logger: logger)
         await presence.restore()
+        let services = await startServices(database: database, endpoint: endpoint, overlay: overlay, aor: aor)
         let runtime = NodeRuntime(
-            database: database, endpoint: endpoint, presence: presence, inbox: inbox, registration: registration, overlay: overlay)
+            database: database, endpoint: endpoint, presence: presence, inbox: inbox, registration: registration, overlay: overlay,
+            services: services)
+        await startCommunities(database: database, overlay: overlay, endpoint: endpoint, aor: aor)
         runtimeSlot.set(runtime)
     }
 
@@ -223,6 +237,28 @@ public final class SMFNode: Sendable {
     }
 }
 
+extension SMFNode {
+    /// The membership the service runtime asks of this node: its sub-communities (requests verified by its gate), and
+    /// the open `--scope`s of communities it is not a member of.
+    public var serviceMembership: NodeServiceMembership {
+        NodeServiceMembership(slot: communitySlot, openScopes: configuration.services.scopes)
+    }
+
+    /// Restores the node's communities from its database and starts their rings (NodeCommunity.swift).
+    func startCommunities(database: SMFDatabase, overlay: NodeOverlay, endpoint: SIPEndpoint, aor: SIPURI) async {
+        let environment = NodeCommunities.Environment(
+            dataDirectory: configuration.dataDirectory, addressOfRecord: aor, overlayAddress: overlay.node.me.address,
+            overlay: configuration.overlay, recordLifetime: configuration.overlayRegistrationLifetime,
+            offeredServices: configuration.services.offeredTypes)
+        let communities = NodeCommunities(
+            identity: overlay.node.identity, store: SQLiteMembershipStore(database: database), transport: transport, endpoint: endpoint,
+            environment: environment, logger: logger,
+            clock: { OverlayInstant(milliseconds: Int64(Date().timeIntervalSince1970 * 1000)) })
+        communitySlot.set(communities)
+        await communities.start()
+    }
+}
+
 /// A node could not start, with the reason.
 public struct SMFNodeError: Error, CustomStringConvertible, Sendable {
     public var problem: String
@@ -254,6 +290,7 @@ struct EndpointService: Service {
         } else {
             try? await gracefulShutdown()
         }
+        await runtime.stopServices()
         await runtime.inbox.close()
         await runtime.endpoint.shutdown()
     }

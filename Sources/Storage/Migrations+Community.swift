@@ -72,4 +72,13 @@ extension Migrations {
                     """)
         }
     }
+
+    /// "v8-community-contacts": where each member's node is reached (its address of record), learned from its
+    /// announcement in the community's overlay ring. The node uses it to reach owners and members and as
+    /// bootstrap peers when it rejoins the ring after a restart.
+    static func registerCommunityContacts(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v8-community-contacts") { db in
+            try db.execute(sql: "ALTER TABLE community_members ADD COLUMN contact TEXT CHECK (contact IS NULL OR length(contact) BETWEEN 1 AND 512)")
+        }
+    }
 }

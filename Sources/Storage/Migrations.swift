@@ -22,6 +22,10 @@ enum Migrations {
         registerOverlay(&migrator)
         registerCommunity(&migrator)
         registerAlarms(&migrator)
+        registerCommunityContacts(&migrator)
+        registerReadings(&migrator)
+        registerSurveillanceState(&migrator)
+        registerServicePlatform(&migrator)
 
         return migrator
     }()

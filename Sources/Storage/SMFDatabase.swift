@@ -150,6 +150,25 @@ public struct SMFDatabase: Sendable {
         try await run { try $0.read { db in try Migrations.migrator.appliedMigrations(db) } }
     }
 
+    /// Runs `body` in one write transaction on the calling thread (for the synchronous stores, which are
+    /// durable on return), mapping every error to a ``StorageError`` naming this database.
+    func writeNow<T>(_ body: (Database) throws -> T) throws(StorageError) -> T {
+        do {
+            return try writer.write(body)
+        } catch {
+            throw StorageError(error, database: name)
+        }
+    }
+
+    /// Runs `body` in a read transaction on the calling thread, mapping every error to a ``StorageError``.
+    func readNow<T>(_ body: (Database) throws -> T) throws(StorageError) -> T {
+        do {
+            return try writer.read(body)
+        } catch {
+            throw StorageError(error, database: name)
+        }
+    }
+
     /// Runs `body` against the writer, mapping every error to a ``StorageError`` naming this database.
     func run<T: Sendable>(_ body: (any DatabaseWriter) async throws -> T) async throws(StorageError) -> T {
         do {

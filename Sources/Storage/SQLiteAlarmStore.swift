@@ -110,19 +110,7 @@ public struct SQLiteAlarmStore: AlarmStore {
         }
     }
 
-    private func write(_ body: (Database) throws -> Void) throws(StorageError) {
-        do {
-            try database.writer.write(body)
-        } catch {
-            throw StorageError(error, database: database.name)
-        }
-    }
+    private func write(_ body: (Database) throws -> Void) throws(StorageError) { try database.writeNow(body) }
 
-    private func read<T>(_ body: (Database) throws -> T) throws(StorageError) -> T {
-        do {
-            return try database.writer.read(body)
-        } catch {
-            throw StorageError(error, database: database.name)
-        }
-    }
+    private func read<T>(_ body: (Database) throws -> T) throws(StorageError) -> T { try database.readNow(body) }
 }

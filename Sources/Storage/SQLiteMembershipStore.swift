@@ -56,12 +56,12 @@ public struct SQLiteMembershipStore: MembershipStore {
             try db.execute(
                 sql: """
                     INSERT OR REPLACE INTO community_members
-                        (community_id, node_id, public_key, role, services, credential, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                        (community_id, node_id, public_key, role, services, credential, contact, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     Data(member.communityID.bytes), Data(member.nodeID.bytes), Data(member.publicKey), member.role.rawValue, services,
-                    member.credential.map { Data($0.encoded) }, member.updatedAt.milliseconds,
+                    member.credential.map { Data($0.encoded) }, member.contact, member.updatedAt.milliseconds,
                 ])
         }
     }
@@ -89,7 +89,7 @@ public struct SQLiteMembershipStore: MembershipStore {
                     communityID: community, publicKey: [UInt8](row["public_key"] as Data), role: role,
                     services: try JSONDecoder().decode([String].self, from: Data(servicesText.utf8)),
                     credential: try (row["credential"] as Data?).map { try MembershipCredential(decoding: [UInt8]($0)) },
-                    updatedAt: OverlayInstant(milliseconds: row["updated_at"]))
+                    contact: row["contact"], updatedAt: OverlayInstant(milliseconds: row["updated_at"]))
             }
         }
     }

@@ -134,4 +134,12 @@ public struct SupporterRegistry: Sendable, Hashable {
 
     /// How many registrations are held (expired ones included until ``expire(at:)``).
     public var count: Int { registrations.count }
+
+    /// Every registration held, in registration order (expired ones included until ``expire(at:)``).
+    public var all: [SupporterRegistration] {
+        registrations.values.sorted { (order[$0.supporter] ?? .max) < (order[$1.supporter] ?? .max) }
+    }
+
+    /// When the next registration lapses, if any is held.
+    public var nextExpiry: Duration? { registrations.values.map(\.expiresAt).min() }
 }

@@ -19,6 +19,15 @@ public struct SurveillanceError: Error, Sendable, Hashable, CustomStringConverti
         case invalidSensorBody = "invalid sensor body"
         /// An alarm answer body (`application/smf-alarm-answer+json`) is malformed.
         case invalidAnswerBody = "invalid alarm answer"
+        /// A selection body (`application/smf-selection+json`) is malformed.
+        case invalidSelection = "invalid selection"
+        /// A forward request (`application/smf-forward-request+json`) or sensor value request
+        /// (`application/smf-sensor-request+json`) is malformed.
+        case invalidForwardRequest = "invalid forward request"
+        /// A presence document (`application/pidf+xml`) cannot be read.
+        case invalidPresence = "invalid presence document"
+        /// A delivery outcome body (`application/smf-alarm-delivery+json`) is malformed.
+        case invalidDeliveryOutcome = "invalid delivery outcome"
     }
 
     /// What kind of input was refused.

@@ -19,13 +19,15 @@ struct OverlayStatusCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var node: NodeOptions
+    @OptionGroup var community: OverlayRingOption
 
     @Flag(name: .long, help: "Print the raw JSON answer instead of text.")
     var json = false
 
     func run() async throws {
+        let arguments = CommunityArguments(community: community.community)
         let status = try await node.withControlClient(command: "smf overlay status") { client in
-            try await client.call("overlay.status")
+            try await client.call("overlay.status", try ControlValue(encoding: arguments))
         }
         if json {
             print(status.jsonText(pretty: true))
@@ -74,13 +76,15 @@ struct OverlayPutCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Lifetime of the record in seconds.", valueName: "seconds"))
     var ttl: Int = 86_400
 
+    @OptionGroup var community: OverlayRingOption
+
     func validate() throws {
         guard !name.isEmpty else { throw ValidationError("NAME must not be empty") }
         guard ttl > 0 else { throw ValidationError("--ttl must be positive, not \(ttl)") }
     }
 
     func run() async throws {
-        let arguments = OverlayPutArguments(name: name, value: value, ttlSeconds: ttl)
+        let arguments = OverlayPutArguments(name: name, value: value, ttlSeconds: ttl, community: community.community)
         let result = try await node.withControlClient(command: "smf overlay put") { client in
             try await client.call("overlay.put", arguments: arguments, as: OverlayPutResult.self)
         }
@@ -103,8 +107,10 @@ struct OverlayGetCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Print the raw JSON answer (kind, value, owner, sequence of each record).")
     var json = false
 
+    @OptionGroup var community: OverlayRingOption
+
     func run() async throws {
-        let arguments = OverlayGetArguments(name: name)
+        let arguments = OverlayGetArguments(name: name, community: community.community)
         let records = try await node.withControlClient(command: "smf overlay get") { client in
             try await client.call("overlay.get", try ControlValue(encoding: arguments))
         }
@@ -139,4 +145,12 @@ struct OverlayLookupCommand: AsyncParsableCommand {
             print(contact)
         }
     }
+}
+
+/// `--community NAME`: use that community's ring instead of the node's default ring.
+struct OverlayRingOption: ParsableArguments {
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Use this community's ring (its name or the first digits of its ID) instead of the node's default ring.", valueName: "name"))
+    var community: String?
 }

@@ -16,6 +16,8 @@ import Testing
         "Services/building-surveillance/variant1.xml",
         "Services/building-surveillance/variant2.xml",
         "Services/energy-community/community.xml",
+        "Services/energy-community/feeder-3-nodes.xml",
+        "Services/probes/chain.xml",
     ])
     func shippedCompositionsAreValid(path: String) {
         let result = CompositionLoader().load(contentsOf: packageRoot.appendingPathComponent(path).path)

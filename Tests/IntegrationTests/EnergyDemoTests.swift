@@ -39,4 +39,17 @@ import Testing
         #expect(first.output == second.output)
         #expect(table(first.output) != table(other.output))
     }
+
+    @Test func energyDemoRunsTheCommunityThroughTheServiceComponentsToTheSamePlan() async throws {
+        let result = try await runTool(smfBinary(), ["demo", "energy", "--households", "20", "--seed", "2", "--no-plot", "--components"])
+        #expect(result.status == 0, "output:\n\(result.output)")
+        let line = try #require(result.output.split(separator: "\n").first { $0.hasPrefix("components run: ") }, "no components line in:\n\(result.output)")
+        #expect(line.hasSuffix("0 refused; same plan as the protocol run: yes"))
+        let deadlines = result.output.split(separator: "\n").filter { $0.contains("deadlines met: ") }
+        #expect(deadlines.count == 2)
+        for line in deadlines {
+            let counts = line.split(separator: " ").last?.split(separator: "/") ?? []
+            #expect(counts.count == 2 && counts[0] == counts[1], "\(line)")
+        }
+    }
 }

@@ -270,6 +270,25 @@ extension OverlaySIPRingTests {
         #expect(throws: OverlaySIPError.self) { try OverlaySIPCarriage.envelope(in: request) }
     }
 
+    @Test func ringNamedInTheRequestIsCarriedAndAnotherRingIsRefused() async throws {
+        let envelope = OverlayEnvelope(sender: sender, message: .ping(id: 4))
+        let request = OverlaySIPCarriage.request(carrying: envelope, to: destination, recipient: nil, callID: "c4", fromTag: "t4", ring: "ring-x")
+        #expect(request.headers["Overlay-Ring"] == "ring-x")
+        #expect(OverlaySIPCarriage.ring(of: request) == "ring-x")
+        let plain = OverlaySIPCarriage.request(carrying: envelope, to: destination, recipient: nil, callID: "c5", fromTag: "t5")
+        #expect(OverlaySIPCarriage.ring(of: plain) == nil, "the default ring sends no Overlay-Ring")
+
+        let target = try await Harness.make()
+        defer { Task { await target.shutdown() } }
+        try await target.node.join(bootstrap: [])
+        let refused = await target.node.answer(request)
+        #expect(refused.statusCode == 404)
+        #expect(refused.reasonPhrase == "Unknown Overlay Ring")
+        let answered = await target.node.answer(plain)
+        #expect(answered.statusCode == 200, "its own (default) ring's ping is answered")
+        #expect(try OverlaySIPCarriage.decodeBody(answered.body).message == .pong(id: 4))
+    }
+
     @Test func addressesParseAsHostPortOrSIPURI() throws {
         #expect(try OverlaySIPCarriage.destination(of: "127.0.0.1:5070") == SIPDestination(transport: .udp, host: "127.0.0.1", port: 5070))
         #expect(try OverlaySIPCarriage.destination(of: "sip:node@10.1.2.3:5090;transport=tcp") == SIPDestination(transport: .tcp, host: "10.1.2.3", port: 5090))

@@ -56,7 +56,7 @@ private func fill(_ store: SQLiteMembershipStore, with scenario: Scenario) throw
     try store.saveMember(
         MemberRecord(
             communityID: id, publicKey: scenario.memberIdentity.publicKey, role: .member, services: ["camera", "smoke-detector"],
-            credential: scenario.member.credential, updatedAt: start))
+            credential: scenario.member.credential, contact: "sip:smf@192.0.2.7:5060", updatedAt: start))
     try store.saveSubCommunity(scenario.charter)
     try store.saveSubCommunityStatement(scenario.request)
     try store.saveSubCommunityCertificate(scenario.subCertificate)
@@ -86,6 +86,8 @@ private func fill(_ store: SQLiteMembershipStore, with scenario: Scenario) throw
     #expect(member.services == ["camera", "smoke-detector"])
     #expect(member.role == .member)
     #expect(member.credential == scenario.member.credential)
+    #expect(member.contact == "sip:smf@192.0.2.7:5060", "the contact (migration v8-community-contacts) survives")
+    #expect(members.first { $0.nodeID == scenario.founderIdentity.nodeID }?.contact == nil)
 
     #expect(try reopened.subCommunities(of: id) == [scenario.charter])
     #expect(try reopened.subCommunityCertificates(of: id) == [scenario.subCertificate])
