@@ -36,7 +36,7 @@ final class OverlayProcess {
         process.arguments =
             [
                 "run", "--data", self.dataDirectory.path, "--listen", "udp:127.0.0.1:\(self.port)", "--listen", "tcp:127.0.0.1:\(self.port)",
-                "--overlay-stabilize-ms", "\(stabilizeMs)", "--overlay-timeout-ms", "\(timeoutMs)", "--log-level", "warning",
+                "--overlay-stabilize-ms", "\(stabilizeMs)", "--overlay-timeout-ms", "\(timeoutMs)", "--log-level", "info",
             ] + bootstrap.flatMap { ["--bootstrap", $0] } + extraArguments
         let out = Pipe()
         let err = Pipe()

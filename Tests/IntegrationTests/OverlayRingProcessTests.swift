@@ -1,5 +1,8 @@
 import Foundation
+import Logging
+import Overlay
 import SMFNode
+import Storage
 import Testing
 
 /// `smf run` processes forming one overlay ring on 127.0.0.1 (issue 4 "What it must show").
@@ -66,7 +69,7 @@ import Testing
         for (index, node) in nodes.enumerated() {
             let reader = survivors[index % survivors.count]
             let lookup = try await reader.smf(["overlay", "lookup", node.addressOfRecord])
-            #expect(lookup.status == 0, "lookup \(node.addressOfRecord) via \(reader.address): \(lookup.output)")
+            #expect(lookup.status == 0, "lookup \(node.addressOfRecord) via \(reader.address): \(lookup.output)\nvictim: \(victims.contains { $0 === node }); its log:\n\(node.standardError.suffix(4000))")
             #expect(lookup.output == "\(node.addressOfRecord)\n")
         }
         let absent = try await survivors[0].smf(["overlay", "get", "no-such-record"])
@@ -122,6 +125,47 @@ import Testing
         #expect(dropped, "the leaving node's goodbye did not reach its peer")
     }
 
+    /// A registration the overlay refused is stored again soon, not half a lifetime (30 min) later. A holds, from its
+    /// last run, a registration of B's address signed by B's key with a higher sequence than B will use, live for
+    /// 20 s: B joins A's ring, A owns B's registration key and refuses B's store (stale sequence) until that record
+    /// expires; then B's next attempt is stored.
+    @Test func refusedRegistrationIsStoredOnceTheOwnerTakesIt() async throws {
+        let (portA, portB) = (try FreePorts.reserve(), try FreePorts.reserve())
+        let aorB = "sip:smf@127.0.0.1:\(portB)"
+        let key = UserRegistration.resourceID(aor: aorB).id
+        var (a, b) = (try ChosenIdentity(), try ChosenIdentity())
+        while !key.isBetween(b.identity.nodeID, upperInclusive: a.identity.nodeID) { (a, b) = (try ChosenIdentity(), try ChosenIdentity()) }
+
+        let now = unixNow()
+        let expiry = now.advanced(by: .seconds(20))
+        let stale = UserRegistration(aor: aorB, contacts: ["sip:stale@127.0.0.1:9"])
+            .record(sequence: UInt64(now.milliseconds) + 1_000_000_000, expiry: expiry, by: b.identity)
+        let directoryA = try a.dataDirectory()
+        do {
+            let database = try SMFDatabase(directory: directoryA.path, logger: Logger(label: "smf.test"))
+            try await database.replaceOverlayRecords(with: [stale])
+        }
+        let nodeA = try await OverlayProcess(dataDirectory: directoryA, port: portA)
+        defer { nodeA.cleanUp() }
+        let restored = try await pollUntil(within: .seconds(20)) {
+            try await nodeA.smf(["overlay", "lookup", aorB]).output == "sip:stale@127.0.0.1:9\n"
+        }
+        #expect(restored, "A did not take back the record kept in its database; A's log:\n\(nodeA.standardError.suffix(3000))")
+
+        let nodeB = try await OverlayProcess(bootstrap: [nodeA.address], dataDirectory: try b.dataDirectory(), port: portB)
+        defer { nodeB.cleanUp() }
+        let refused = try await pollUntil(within: unixNow().duration(to: expiry), every: .milliseconds(100)) {
+            nodeB.standardError.contains("cannot register in the overlay")
+        }
+        #expect(refused, "A did not refuse B's registration before the stale record expired; B's log:\n\(nodeB.standardError.suffix(3000))")
+        guard refused else { return }
+
+        let stored = try await pollUntil(within: unixNow().duration(to: expiry) + .seconds(30)) {
+            try await nodeA.smf(["overlay", "lookup", aorB]).output == "\(aorB)\n"
+        }
+        #expect(stored, "B's registration was not stored after the stale record expired; B's log:\n\(nodeB.standardError.suffix(3000))")
+    }
+
     @Test func statusShowsTheNodeIDAndRingPhase() async throws {
         let node = try await OverlayProcess()
         defer { node.cleanUp() }
@@ -139,6 +183,28 @@ import Testing
         let result = try await runTool(smfBinary(), ["run", "--data", "/tmp/unused-overlay", "--bootstrap", "sip:"], timeout: .seconds(10))
         #expect(result.status != 0)
         #expect(result.output.contains("--bootstrap: bootstrap 'sip:' is neither host:port nor a SIP URI"))
+    }
+}
+
+/// A fresh random identity key, written into a new data directory on demand (a node started there has that Node-ID).
+private struct ChosenIdentity {
+    let key: [UInt8]
+    let identity: NodeIdentity
+
+    init() throws {
+        key = (0..<32).map { _ in UInt8.random(in: 0...255) }
+        identity = try #require(NodeIdentity(privateKeyBytes: key))
+    }
+
+    /// A new data directory holding the key as `identity.key` (mode 0600, as the node requires).
+    func dataDirectory() throws -> URL {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("smf-overlay-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent(NodeIdentity.fileName).path
+        guard FileManager.default.createFile(atPath: path, contents: Data(key), attributes: [.posixPermissions: 0o600]) else {
+            throw ProcessTestError(description: "cannot write \(path)")
+        }
+        return directory
     }
 }
 
