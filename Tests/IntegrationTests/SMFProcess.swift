@@ -76,7 +76,8 @@ func runTool(_ tool: URL, _ arguments: [String], currentDirectory: URL? = nil, t
         process.terminate()
         process.waitUntilExit()
         pipe.fileHandleForReading.readabilityHandler = nil
-        throw ProcessTestError(description: "\(tool.lastPathComponent) did not finish within \(timeout); output:\n\(output.text)")
+        throw ProcessTestError(
+            description: "\(([tool.lastPathComponent] + arguments).joined(separator: " ")) did not finish within \(timeout); output:\n\(output.text)")
     }
     process.waitUntilExit()
     pipe.fileHandleForReading.readabilityHandler = nil
