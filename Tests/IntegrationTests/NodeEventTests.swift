@@ -250,10 +250,7 @@ private final class NodeProcess {
 
     /// Kills the process if it still runs and removes the data directory.
     func cleanUp() {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+        endProcess(process, with: SIGKILL, grace: .seconds(5))
         try? FileManager.default.removeItem(at: dataDirectory)
     }
 }
@@ -303,11 +300,6 @@ private final class RunningCommand {
     /// Ends the command with SIGINT (as Ctrl-C does) if it still runs, and with SIGKILL if that has not ended it
     /// within 10 s.
     func stop() {
-        guard process.isRunning else { return }
-        kill(process.processIdentifier, SIGINT)
-        let deadline = ContinuousClock.now + .seconds(10)
-        while process.isRunning && ContinuousClock.now < deadline { usleep(10_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        endProcess(process, with: SIGINT, grace: .seconds(10))
     }
 }
