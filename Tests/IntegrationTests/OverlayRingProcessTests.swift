@@ -38,6 +38,19 @@ import Testing
             #expect(put.status == 0, "put \(name): \(put.output)")
         }
 
+        // Every node's registration is in the ring before any node is killed (a registration stored while the ring
+        // was forming may have needed a second attempt).
+        var unregistered: [String] = []
+        let registered = try await pollUntil(within: .seconds(30)) {
+            unregistered = []
+            for (index, node) in nodes.enumerated() {
+                let lookup = try await nodes[(index + 1) % nodes.count].smf(["overlay", "lookup", node.addressOfRecord])
+                if lookup.output != "\(node.addressOfRecord)\n" { unregistered.append(node.addressOfRecord) }
+            }
+            return unregistered.isEmpty
+        }
+        #expect(registered, "not registered before the kills: \(unregistered)")
+
         // Kill three nodes adjacent on the ring (by Node-ID order).
         let ordered = nodes.sorted { ($0.nodeID(in: statuses) ?? "") < ($1.nodeID(in: statuses) ?? "") }
         let victims = Array(ordered[4..<7])
