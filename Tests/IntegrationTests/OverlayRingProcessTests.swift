@@ -141,10 +141,10 @@ import Testing
         #expect(dropped, "the leaving node's goodbye did not reach its peer within 4 s of the SIGTERM")
     }
 
-    /// A registration the overlay refused is stored again soon, not half a lifetime (30 min) later. A holds, from its
-    /// last run, a registration of B's address signed by B's key with a higher sequence than B will use, live for
-    /// 20 s: B joins A's ring, A owns B's registration key and refuses B's store (stale sequence) until that record
-    /// expires; then B's next attempt is stored.
+    /// A registration the overlay refused is stored again soon, not half a lifetime (30 min) later. A takes back from
+    /// its database a registration of B's address signed by B's key, with a higher sequence than B will use; B joins
+    /// A's ring, A owns B's registration key and refuses B's store (stale sequence). A is then killed and restarted
+    /// without that record (same port and Node-ID); the ring of the two forms again and B's next attempt is stored.
     @Test func refusedRegistrationIsStoredOnceTheOwnerTakesIt() async throws {
         let (portA, portB) = (try FreePorts.reserve(), try FreePorts.reserve())
         let aorB = "sip:smf@127.0.0.1:\(portB)"
@@ -153,14 +153,10 @@ import Testing
         while !key.isBetween(b.identity.nodeID, upperInclusive: a.identity.nodeID) { (a, b) = (try ChosenIdentity(), try ChosenIdentity()) }
 
         let now = unixNow()
-        let expiry = now.advanced(by: .seconds(20))
         let stale = UserRegistration(aor: aorB, contacts: ["sip:stale@127.0.0.1:9"])
-            .record(sequence: UInt64(now.milliseconds) + 1_000_000_000, expiry: expiry, by: b.identity)
+            .record(sequence: UInt64(now.milliseconds) + 1_000_000_000, expiry: now.advanced(by: .seconds(3600)), by: b.identity)
         let directoryA = try a.dataDirectory()
-        do {
-            let database = try SMFDatabase(directory: directoryA.path, logger: Logger(label: "smf.test"))
-            try await database.replaceOverlayRecords(with: [stale])
-        }
+        try await keepOverlayRecords([stale], in: directoryA)
         let nodeA = try await OverlayProcess(dataDirectory: directoryA, port: portA)
         defer { nodeA.cleanUp() }
         let restored = try await pollUntil(within: .seconds(20)) {
@@ -170,16 +166,21 @@ import Testing
 
         let nodeB = try await OverlayProcess(bootstrap: [nodeA.address], dataDirectory: try b.dataDirectory(), port: portB)
         defer { nodeB.cleanUp() }
-        let refused = try await pollUntil(within: unixNow().duration(to: expiry), every: .milliseconds(100)) {
+        let refused = try await pollUntil(within: .seconds(30), every: .milliseconds(100)) {
             nodeB.standardError.contains("cannot register in the overlay")
         }
-        #expect(refused, "A did not refuse B's registration before the stale record expired; B's log:\n\(nodeB.standardError.suffix(3000))")
+        #expect(refused, "A did not refuse B's registration; B's log:\n\(nodeB.standardError.suffix(3000))")
         guard refused else { return }
 
-        let stored = try await pollUntil(within: unixNow().duration(to: expiry) + .seconds(30)) {
-            try await nodeA.smf(["overlay", "lookup", aorB]).output == "\(aorB)\n"
+        // SIGKILL: no goodbye, which would hand the stale record to B.
+        try await nodeA.stop(with: SIGKILL)
+        try await keepOverlayRecords([], in: directoryA)
+        let restartedA = try await OverlayProcess(dataDirectory: directoryA, port: portA)
+        defer { restartedA.cleanUp() }
+        let stored = try await pollUntil(within: .seconds(30)) {
+            try await restartedA.smf(["overlay", "lookup", aorB]).output == "\(aorB)\n"
         }
-        #expect(stored, "B's registration was not stored after the stale record expired; B's log:\n\(nodeB.standardError.suffix(3000))")
+        #expect(stored, "B's registration was not stored once A took it; B's log:\n\(nodeB.standardError.suffix(3000))")
     }
 
     @Test func statusShowsTheNodeIDAndRingPhase() async throws {
@@ -200,6 +201,12 @@ import Testing
         #expect(result.status != 0)
         #expect(result.output.contains("--bootstrap: bootstrap 'sip:' is neither host:port nor a SIP URI"))
     }
+}
+
+/// Replaces the overlay records a node in `directory` takes back when it starts (its `overlay_records`).
+private func keepOverlayRecords(_ records: [ResourceRecord], in directory: URL) async throws {
+    let database = try SMFDatabase(directory: directory.path, logger: Logger(label: "smf.test"))
+    try await database.replaceOverlayRecords(with: records)
 }
 
 /// A fresh random identity key, written into a new data directory on demand (a node started there has that Node-ID).
