@@ -47,7 +47,9 @@ test: deps-test check-imports
 	@grep -q 'Build complete' $(BUILD_DIR)/test-build.log || { echo "make test: build failed"; exit 1; }
 	SMF_BIN=$(CURDIR)/$(SMF_BIN) $(SWIFT) test --skip-build --no-parallel
 
+# sdp.deploy_ms spawns the release smf binary (.build/release/smf) as its nodes.
 bench: deps-test
+	$(SWIFT) build -c release --product smf
 	$(SWIFT) build -c release --package-path Benchmarks --scratch-path Benchmarks/.build
 	Benchmarks/.build/release/smf-bench $(BENCH_FILTER)
 

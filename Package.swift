@@ -145,7 +145,7 @@ let package = Package(
         .testTarget(name: "EnergyTests", dependencies: ["Energy", "ServicePlatform", "Composition", "Rules", logging], swiftSettings: swiftSettings),
         .testTarget(
             name: "ServicePlatformTests",
-            dependencies: ["ServicePlatform", "Composition", "Rules", "SIPEndpoint", "SIPEvents", "SIPTransport", "SIPSyntax", "Overlay", "OverlaySIP", nioCore, nioPosix, logging],
+            dependencies: ["ServicePlatform", "Composition", "Rules", "SIPEndpoint", "SIPEvents", "SIPTransport", "SIPCore", "SIPSyntax", "Overlay", "OverlaySIP", nioCore, nioPosix, logging],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "SurveillanceTests", dependencies: ["Surveillance", "Rules", "Presence", "ServicePlatform", "Composition", logging], swiftSettings: swiftSettings),

@@ -26,12 +26,36 @@ public enum M2MEventPackage {
     public static let advice = "m2m-advice"
     /// Energy coordinators announcing themselves to each other.
     public static let coordination = "m2m-coordination"
+    /// Numbered probe values, to check that a deployment carries values end to end.
+    public static let probe = "m2m-probe"
 }
 
 extension ServiceTypeCatalog {
     /// The service types smf ships: the building surveillance application (seed 000 §VI), a rule
-    /// component, a simulated sensor, and the energy community (seed 000 §IV).
-    public static let builtIn = ServiceTypeCatalog(surveillanceTypes + energyTypes)
+    /// component, a simulated sensor, the energy community (seed 000 §IV), and the probes.
+    public static let builtIn = ServiceTypeCatalog(surveillanceTypes + energyTypes + probeTypes)
+
+    /// Probes: a source of numbered values, a relay and a sink that records them, to check that a deployment
+    /// carries values end to end and loses none (like Node-RED's inject and debug nodes, across nodes).
+    public static let probeTypes: [ServiceTypeDescriptor] = [
+        ServiceTypeDescriptor(
+            name: "probe-source",
+            summary: "Emits numbered probe values (1, 2, …) at a fixed interval; durable: its values survive a restart of its node.",
+            outputs: [PortDescriptor("values", package: M2MEventPackage.probe, value: "probe", filters: ["source"], "the numbered values")],
+            parameters: [
+                ParameterDescriptor("interval", .duration, "time between two values (default 1s)"),
+                ParameterDescriptor("count", .integer, "stop after this many values (default: never)"),
+            ]),
+        ServiceTypeDescriptor(
+            name: "probe-relay",
+            summary: "Passes every probe value on unchanged; a relay: it acknowledges a value only once its consumers did.",
+            inputs: [PortDescriptor("values", package: M2MEventPackage.probe, value: "probe", required: true, "values to pass on")],
+            outputs: [PortDescriptor("values", package: M2MEventPackage.probe, value: "probe", filters: ["source"], "the same values")]),
+        ServiceTypeDescriptor(
+            name: "probe-sink",
+            summary: "Records which probe values arrived (in the node's database) and reports how many, the highest number and the gaps.",
+            inputs: [PortDescriptor("values", package: M2MEventPackage.probe, value: "probe", required: true, "values to record")]),
+    ]
 
     private static let sensorFilters = ["building", "kind", "sensor"]
 

@@ -68,6 +68,14 @@ public actor SIPEndpoint {
     private var nextChainNumber: UInt64 = 0
     /// Resource states changed by the running event, written with it (`nil` value: removed).
     private var pendingResourceStates: [String: SIPStoredResourceState?] = [:]
+    /// Callers of ``notify(_:body:)`` waiting for their NOTIFY's outcome, by send chain number.
+    private var notifyWaiters: [UInt64: CheckedContinuation<SIPNotifyOutcome, Never>] = [:]
+    /// The waiter the next ``sendNotify(_:key:)`` takes (set just around ``execute(_:)`` in ``notify(_:body:)``).
+    private var nextNotifyWaiter: CheckedContinuation<SIPNotifyOutcome, Never>?
+    /// The owner of each package told of its subscriptions (``observeSubscriptions(of:)``).
+    private var subscriptionObservers: [String: AsyncStream<SIPNotifierSubscriptionChange>.Continuation] = [:]
+    /// Checks new SUBSCRIBEs of a package before the notifier (``setSubscribeAdmission(for:_:)``).
+    private var admissions: [String: SIPSubscribeAdmission] = [:]
 
     // MARK: Subscriber and publisher side
 
@@ -76,6 +84,8 @@ public actor SIPEndpoint {
         let continuation: AsyncStream<SIPSubscriptionUpdate>.Continuation
         /// A fetch (Expires: 0) ends at its first NOTIFY and never refreshes or retries.
         var isFetch = false
+        /// Chooses the answer to each NOTIFY; its notifications then do not go to the stream.
+        var handler: SIPNotificationHandler?
     }
 
     private struct PublisherEntry {
@@ -143,6 +153,10 @@ public actor SIPEndpoint {
         timers.removeAll()
         for (_, chain) in notifyChains { chain.task.cancel() }
         notifyChains.removeAll()
+        for (_, waiter) in notifyWaiters { waiter.resume(returning: .failed(reason: "the endpoint shut down")) }
+        notifyWaiters.removeAll()
+        for (_, observer) in subscriptionObservers { observer.finish() }
+        subscriptionObservers.removeAll()
         flows.removeAll()
         for (_, entry) in subscribers { entry.continuation.finish() }
         subscribers.removeAll()
@@ -166,6 +180,9 @@ public actor SIPEndpoint {
 
     /// The names of the registered packages (for `Allow-Events`).
     public var packageNames: [String] { packages.keys.sorted() }
+
+    /// The registered package `name`, if any (e.g. to register a package that extends it).
+    public func package(named name: String) -> (any SIPEventPackage)? { packages[name] }
 
     private var now: SIPEventInstant { configuration.clock.now() }
 
@@ -479,8 +496,10 @@ public actor SIPEndpoint {
                 cancel(.notifier(timer))
             case .notifier(.subscriptionCreated(let key, let status)):
                 logger.debug("subscription created", metadata: ["sip.subscription": "\(key)", "sip.subscription.status": "\(status.rawValue)"])
+                tellOwner(.created(status), key)
             case .notifier(.subscriptionRemoved(let key, let removal)):
                 logger.debug("subscription removed", metadata: ["sip.subscription": "\(key)", "sip.subscription.removal": "\(removal)"])
+                tellOwner(.removed(removal), key)
                 if !flows.isEmpty, !notifier.hasDialog(key.dialogID) { flows[key.dialogID] = nil }
             case .compositor(.scheduleTimer(let timer, let delay)):
                 schedule(.publication(timer), after: delay)
@@ -501,6 +520,10 @@ public actor SIPEndpoint {
         let previous = notifyChains[dialogID]?.task
         nextChainNumber += 1
         let number = nextChainNumber
+        if let waiter = nextNotifyWaiter {
+            notifyWaiters[number] = waiter
+            nextNotifyWaiter = nil
+        }
         let flow = flows[dialogID]
         let target = Self.destination(for: request)
         let transport = self.transport
@@ -532,6 +555,7 @@ public actor SIPEndpoint {
 
     private func notifyCompleted(_ request: SIPRequest, outcome: Result<SIPResponse, SIPTransportError>, dialogID: SIPDialogID, chain: UInt64) {
         if notifyChains[dialogID]?.number == chain { notifyChains[dialogID] = nil }
+        if let waiter = notifyWaiters.removeValue(forKey: chain) { waiter.resume(returning: Self.notifyOutcome(outcome)) }
         guard isRunning else { return }
         let now = self.now
         switch outcome {
@@ -568,9 +592,18 @@ public actor SIPEndpoint {
 
     // MARK: - Inbound requests
 
-    private func subscribeArrived(_ incoming: SIPIncomingRequest) -> SIPResponse {
+    private func subscribeArrived(_ incoming: SIPIncomingRequest) async -> SIPResponse {
         let request = incoming.request
         guard isRunning else { return Self.unavailable(request) }
+        let inDialog = SIPDialogID.ofReceivedRequest(request)
+        if inDialog == nil, let package = request.headers.event?.package, let admission = admissions[package] {
+            if let refusal = await admission(request) {
+                return refusal.response(to: request, toTag: SIPEventMessages.token(using: &generator))
+            }
+            guard isRunning else { return Self.unavailable(request) }
+        }
+        let refreshedKey = inDialog.flatMap { id in request.headers.event.map { SIPSubscriptionKey(dialogID: id, event: $0) } }
+        let wasLive = refreshedKey.map { notifier.subscriptions[$0] != nil } ?? false
         let now = self.now
         let steps: [Step]
         do {
@@ -582,7 +615,9 @@ public actor SIPEndpoint {
             for case .notifier(.subscriptionCreated(let key, _)) in steps { flows[key.dialogID] = incoming.source }
             if let id = SIPDialogID.ofReceivedRequest(request), notifier.hasDialog(id) { flows[id] = incoming.source }
         }
-        return execute(steps) ?? SIPEventMessages.response(500, to: request)
+        let response = execute(steps) ?? SIPEventMessages.response(500, to: request)
+        if wasLive, let key = refreshedKey, notifier.subscriptions[key] != nil, response.statusCode < 300 { tellOwner(.refreshed, key) }
+        return response
     }
 
     private func publishArrived(_ incoming: SIPIncomingRequest) -> SIPResponse {
@@ -638,7 +673,78 @@ public actor SIPEndpoint {
     public func authorize(_ key: SIPSubscriptionKey, decision: SIPSubscriptionAuthorization) throws(SIPEndpointError) {
         guard isRunning else { throw .notRunning }
         let now = self.now
+        let wasPending = notifier.subscriptions[key]?.status == .pending
         execute(try commit { notifier.authorize(key, decision: decision, now: now).map(Step.notifier) })
+        if wasPending, notifier.subscriptions[key]?.status == .active { tellOwner(.activated, key) }
+    }
+
+    /// Sends `body` on the one subscription `key` — a NOTIFY `active` after the earlier NOTIFYs of its dialog,
+    /// with the next CSeq, written to the store before it leaves (RFC 6665 §4.2.2) — and waits for its final
+    /// response. The resource's state is not changed: this is for owners that stream values per subscription.
+    ///
+    /// A refusal with `Retry-After` keeps the subscription; any other failure, a timeout or a transport error
+    /// removes it (and its package's owner is told).
+    public func notify(_ key: SIPSubscriptionKey, body: SIPEventBody?) async -> SIPNotifyOutcome {
+        guard isRunning else { return .failed(reason: "the endpoint is not running") }
+        let now = self.now
+        let steps: [Step]
+        do {
+            steps = try commit { notifier.notify(key, body: body, now: now).map(Step.notifier) }
+        } catch {
+            return .failed(reason: "\(error)")
+        }
+        guard steps.contains(where: { if case .notifier(.sendNotify) = $0 { true } else { false } }) else { return .gone }
+        return await withCheckedContinuation { continuation in
+            nextNotifyWaiter = continuation
+            execute(steps)
+            if let unclaimed = nextNotifyWaiter {
+                nextNotifyWaiter = nil
+                unclaimed.resume(returning: .gone)
+            }
+        }
+    }
+
+    /// Tells the owner of `package` of every subscription to it from now on: created (also each one alive now,
+    /// e.g. restored after a restart, at once), refreshed, activated and removed. One owner per package; a new
+    /// call ends the previous stream. The stream ends at ``shutdown()``.
+    public func observeSubscriptions(of package: String) -> AsyncStream<SIPNotifierSubscriptionChange> {
+        let (stream, continuation) = AsyncStream.makeStream(of: SIPNotifierSubscriptionChange.self)
+        subscriptionObservers.updateValue(continuation, forKey: package)?.finish()
+        for subscription in notifier.subscriptions.values where subscription.key.event.package == package {
+            continuation.yield(
+                SIPNotifierSubscriptionChange(
+                    kind: .created(subscription.status), key: subscription.key, resource: subscription.resource, subscriber: subscription.subscriber))
+        }
+        if !isRunning { continuation.finish() }
+        return stream
+    }
+
+    /// Sets (or, with `nil`, removes) the check every new SUBSCRIBE of `package` passes before the notifier
+    /// sees it: it may refuse with a status, reason and `Retry-After` (e.g. 403 for a subscriber that is not
+    /// allowed, 480 for a resource that does not exist yet). In-dialog refreshes are not checked.
+    public func setSubscribeAdmission(for package: String, _ admission: SIPSubscribeAdmission?) {
+        admissions[package] = admission
+    }
+
+    private func tellOwner(_ kind: SIPNotifierSubscriptionChange.Kind, _ key: SIPSubscriptionKey) {
+        guard let observer = subscriptionObservers[key.event.package] else { return }
+        let subscription = notifier.subscriptions[key]
+        observer.yield(
+            SIPNotifierSubscriptionChange(kind: kind, key: key, resource: subscription?.resource ?? "", subscriber: subscription?.subscriber ?? ""))
+    }
+
+    nonisolated static func notifyOutcome(_ outcome: Result<SIPResponse, SIPTransportError>) -> SIPNotifyOutcome {
+        switch outcome {
+        case .success(let response) where response.statusCode < 300:
+            return .delivered(statusCode: response.statusCode)
+        case .success(let response):
+            let retryAfter = response.headers["Retry-After"].flatMap { value in
+                Int(value.prefix { $0.isNumber })
+            }
+            return .refused(statusCode: response.statusCode, retryAfter: retryAfter)
+        case .failure(let error):
+            return .failed(reason: "\(error)")
+        }
     }
 
     /// Ends a subscription we notify with `reason` (RFC 6665 §4.2.2).
@@ -732,6 +838,37 @@ public actor SIPEndpoint {
         return SIPSubscriptionHandle(id: id, updates: stream)
     }
 
+    /// Subscribes like ``subscribe(to:package:expires:accept:)`` with every part of the SUBSCRIBE given, and
+    /// a handler that chooses the answer to each NOTIFY: it is awaited before the NOTIFY is answered, so a
+    /// subscriber acknowledges (200) only what it has taken; a refusal with `Retry-After` keeps the
+    /// subscription and the notifier sends the content again (RFC 6665 §4.1.3, §4.2.2). The handle's stream
+    /// then carries only the termination.
+    /// - Parameters:
+    ///   - target: Request-URI.
+    ///   - resource: To URI, the watched resource (default: `target`).
+    ///   - subscriber: From URI (default: the endpoint's AoR).
+    ///   - event: Package and `id`; `eventParameters` go into the `Event` header too (e.g. filters).
+    ///   - retryDelay: Wait before subscribing again after a timeout or a retryable end (default: the
+    ///     configuration's).
+    public func subscribe(
+        to target: SIPURI, resource: SIPURI? = nil, subscriber: SIPURI? = nil, event: SIPEventHeader, eventParameters: [String: String] = [:],
+        expires: Int = 3600, accept: [String] = [], retryDelay: Duration? = nil, handler: @escaping SIPNotificationHandler
+    ) throws(SIPEndpointError) -> SIPSubscriptionHandle {
+        guard isRunning else { throw .notRunning }
+        guard Self.destination(for: target) != nil else { throw .noDestination(target) }
+        let subscriberConfiguration = SIPSubscriberConfiguration(
+            requestURI: target, resource: resource, subscriber: subscriber ?? configuration.localURI, localContact: configuration.contact,
+            event: event, expires: expires, accept: accept, retryDelay: retryDelay ?? configuration.subscriberRetryDelay,
+            notifyWait: configuration.notifyWait, eventParameters: eventParameters)
+        var machine = SIPSubscriberSubscription(configuration: subscriberConfiguration)
+        let (stream, continuation) = AsyncStream.makeStream(of: SIPSubscriptionUpdate.self)
+        let id = nextID()
+        let actions = machine.start(now: now, using: &generator)
+        subscribers[id] = SubscriberEntry(machine: machine, continuation: continuation, handler: handler)
+        _ = executeSubscriber(id, actions)
+        return SIPSubscriptionHandle(id: id, updates: stream)
+    }
+
     /// Fetches the current state of `target` once: a SUBSCRIBE with `Expires: 0`, answered by one
     /// NOTIFY `terminated` that carries the state (RFC 6665 §4.4.3). Returns that notification, or
     /// `nil` when the SUBSCRIBE was refused or no NOTIFY came within Timer N.
@@ -764,7 +901,7 @@ public actor SIPEndpoint {
         _ = executeSubscriber(handle.id, actions)
     }
 
-    private func notifyArrived(_ incoming: SIPIncomingRequest) -> SIPResponse {
+    private func notifyArrived(_ incoming: SIPIncomingRequest) async -> SIPResponse {
         let request = incoming.request
         guard isRunning else { return Self.unavailable(request) }
         guard let id = subscribers.first(where: { $0.value.machine.owns(request) })?.key, var entry = subscribers[id] else {
@@ -772,7 +909,15 @@ public actor SIPEndpoint {
         }
         let actions = entry.machine.notifyReceived(request, now: now, using: &generator)
         subscribers[id] = entry
-        return executeSubscriber(id, actions) ?? SIPEventMessages.response(500, to: request)
+        let response = executeSubscriber(id, actions) ?? SIPEventMessages.response(500, to: request)
+        // With a handler, the 200 the machine chose waits for it and may become a refusal (RFC 6665 §4.1.3).
+        guard let handler = entry.handler, response.statusCode < 300,
+            let notification = actions.lazy.compactMap({ action -> SIPSubscriberNotification? in
+                if case .deliverNotification(let notification) = action { notification } else { nil }
+            }).first
+        else { return response }
+        guard let refusal = await handler(notification, request) else { return response }
+        return refusal.response(to: request)
     }
 
     private func executeSubscriber(_ id: Int, _ actions: [SIPSubscriberAction]) -> SIPResponse? {
@@ -807,7 +952,7 @@ public actor SIPEndpoint {
             case .cancelTimer(let timer):
                 cancel(.subscriber(id, timer))
             case .deliverNotification(let notification):
-                subscribers[id]?.continuation.yield(.notification(notification))
+                if subscribers[id]?.handler == nil { subscribers[id]?.continuation.yield(.notification(notification)) }
             case .reportTermination(let termination):
                 endSubscriber(id, with: termination)
             }

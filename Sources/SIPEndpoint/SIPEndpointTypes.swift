@@ -100,3 +100,84 @@ public struct SIPSubscriptionInfo: Hashable, Sendable {
     /// The CSeq of the last NOTIFY sent (notifier) or received (subscriber).
     public var lastNotifyCSeq: UInt32?
 }
+
+// MARK: - Streaming on one subscription, package owners, answering NOTIFYs
+
+/// How a NOTIFY sent with ``SIPEndpoint/notify(_:body:)`` ended (RFC 6665 §4.2.2).
+public enum SIPNotifyOutcome: Hashable, Sendable {
+    /// The subscriber answered 2xx: it has the body.
+    case delivered(statusCode: Int)
+    /// The subscriber answered with a failure. With `retryAfter` (RFC 3261 §20.33) the subscription stays and
+    /// the body may be sent again after that many seconds; without it (or for 481) the subscription is removed.
+    case refused(statusCode: Int, retryAfter: Int?)
+    /// No final response came (timeout) or the transport could not send it; the subscription is removed.
+    case failed(reason: String)
+    /// The subscription does not exist (any more) or is not active: nothing was sent.
+    case gone
+}
+
+/// Something happened to a subscription we notify, told to the owner of its package (see
+/// ``SIPEndpoint/observeSubscriptions(of:)``).
+public struct SIPNotifierSubscriptionChange: Hashable, Sendable {
+    /// What happened.
+    public enum Kind: Hashable, Sendable {
+        /// It was accepted (or restored after a restart) with this status.
+        case created(SIPNotifierSubscription.Status)
+        /// The subscriber refreshed it (RFC 6665 §4.1.2.2).
+        case refreshed
+        /// A pending subscription was authorized (RFC 6665 §4.2.1.3).
+        case activated
+        /// It is gone.
+        case removed(SIPNotifierRemoval)
+    }
+
+    /// What happened.
+    public var kind: Kind
+    /// The subscription (dialog and `Event` with its `id`).
+    public var key: SIPSubscriptionKey
+    /// The watched resource (``SIPEvents/SIPEventResource/key(for:)`` of the SUBSCRIBE's To URI); empty for
+    /// ``Kind/removed(_:)``.
+    public var resource: String
+    /// The subscriber's From URI; empty for ``Kind/removed(_:)``.
+    public var subscriber: String
+
+    public init(kind: Kind, key: SIPSubscriptionKey, resource: String, subscriber: String) {
+        self.kind = kind
+        self.key = key
+        self.resource = resource
+        self.subscriber = subscriber
+    }
+}
+
+/// A refusal of a SUBSCRIBE (or NOTIFY) with its status, reason and an optional `Retry-After`.
+public struct SIPRequestRefusal: Hashable, Sendable {
+    /// A final failure status, e.g. 403 or 480.
+    public var statusCode: Int
+    /// The reason phrase, saying what is wrong.
+    public var reason: String?
+    /// Seconds after which the request may be tried again (RFC 3261 §20.33).
+    public var retryAfter: Int?
+
+    public init(statusCode: Int, reason: String? = nil, retryAfter: Int? = nil) {
+        self.statusCode = statusCode
+        self.reason = reason
+        self.retryAfter = retryAfter
+    }
+
+    /// The failure response to `request`, with the reason and `Retry-After`.
+    public func response(to request: SIPRequest, toTag: String? = nil) -> SIPResponse {
+        var response = SIPEventMessages.response((300...699).contains(statusCode) ? statusCode : 500, to: request, toTag: toTag)
+        if let reason { response.reasonPhrase = reason }
+        if let retryAfter { response.headers.add(name: "Retry-After", value: String(max(0, retryAfter))) }
+        return response
+    }
+}
+
+/// Decides a new SUBSCRIBE of a package before the notifier sees it: `nil` lets it through (the package's own
+/// authorization still applies), a refusal answers it and creates nothing. May suspend (a database read, a
+/// membership check).
+public typealias SIPSubscribeAdmission = @Sendable (SIPRequest) async -> SIPRequestRefusal?
+
+/// How a subscriber answers a NOTIFY (RFC 6665 §4.1.3): `nil` is 200; a refusal with `Retry-After` keeps the
+/// subscription at the notifier (RFC 6665 §4.2.2) so it sends the content again.
+public typealias SIPNotificationHandler = @Sendable (SIPSubscriberNotification, SIPRequest) async -> SIPRequestRefusal?

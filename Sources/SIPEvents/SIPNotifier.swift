@@ -302,6 +302,15 @@ public struct SIPNotifier: Sendable {
         }
     }
 
+    /// Sends `body` on the one subscription `key` (RFC 6665 §4.2.2): a NOTIFY `active` in its dialog,
+    /// after the dialog's earlier NOTIFYs (the next local CSeq). The resource's state is not changed, so
+    /// other subscriptions to it get nothing and a refresh still sends the resource's state. For owners
+    /// that stream values per subscription (a service wire) rather than keep one state per resource.
+    /// Returns no action when the subscription does not exist or is not active.
+    public mutating func notify(_ key: SIPSubscriptionKey, body: SIPEventBody?, now: SIPEventInstant) -> [SIPNotifierAction] {
+        update(key, now: now) { $0.bodySent(body, now: now) }
+    }
+
     /// Decides a pending subscription (RFC 6665 §4.2.1.3): `accept` sends NOTIFY `active` with the
     /// state, `reject` ends it with `terminated;reason=rejected`, `pending` changes nothing.
     public mutating func authorize(

@@ -392,6 +392,15 @@ public struct SIPNotifierSubscription: Hashable, Sendable, Codable {
         return [notifyCurrent(now: now)]
     }
 
+    /// The owner sends `body` on this subscription alone (a stream of values rather than a resource
+    /// state): NOTIFY `active` with the time left (RFC 6665 §4.2.2). The subscription's state — what a
+    /// refresh or a later state change sends — is left as it was. Nothing is sent unless it is active.
+    mutating func bodySent(_ body: SIPEventBody?, now: SIPEventInstant) -> [Effect] {
+        guard status == .active else { return [] }
+        lastNotifyAt = now
+        return [.notify(SIPSubscriptionState(.active, expires: remainingSeconds(at: now)), body)]
+    }
+
     /// The pending subscription was authorized (RFC 6665 §4.2.1.3): NOTIFY `active` with state.
     mutating func authorized(state: SIPEventBody?, now: SIPEventInstant) -> [Effect] {
         guard status == .pending else { return [] }

@@ -13,6 +13,9 @@ public struct SIPSubscriberConfiguration: Hashable, Sendable {
     public var localContact: SIPURI
     /// Package and optional `id`.
     public var event: SIPEventHeader
+    /// More `Event` parameters sent with every SUBSCRIBE (e.g. filters such as `building=house-12`);
+    /// they are not part of the subscription's identity, which is package and `id` (RFC 6665 §8.2.1).
+    public var eventParameters: [String: String]
     /// Requested duration in seconds.
     public var expires: Int
     /// Body types we take (`Accept`); empty leaves the header out.
@@ -31,8 +34,9 @@ public struct SIPSubscriberConfiguration: Hashable, Sendable {
     public init(
         requestURI: SIPURI, resource: SIPURI? = nil, subscriber: SIPURI, localContact: SIPURI, event: SIPEventHeader,
         expires: Int = 3600, accept: [String] = [], retryDelay: Duration = .seconds(30), notifyWait: Duration = .seconds(32),
-        refreshWindow: ClosedRange<Double> = 0.8...0.9, refreshMargin: Duration = .seconds(5)
+        refreshWindow: ClosedRange<Double> = 0.8...0.9, refreshMargin: Duration = .seconds(5), eventParameters: [String: String] = [:]
     ) {
+        self.eventParameters = eventParameters
         self.requestURI = requestURI
         self.resource = resource ?? requestURI
         self.subscriber = subscriber
@@ -44,6 +48,11 @@ public struct SIPSubscriberConfiguration: Hashable, Sendable {
         self.notifyWait = notifyWait
         self.refreshWindow = refreshWindow
         self.refreshMargin = refreshMargin
+    }
+
+    /// The `Event` value SUBSCRIBEs carry: the package, `id`, then ``eventParameters`` sorted by name.
+    public var eventHeaderValue: String {
+        ([event.description] + eventParameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }).joined(separator: ";")
     }
 }
 
@@ -413,7 +422,7 @@ public struct SIPSubscriberSubscription: Hashable, Sendable {
         headers.callID = callID
         headers.cseq = SIPCSeq(sequence: initialCSeq, method: .subscribe)
         headers.add(name: "Contact", value: SIPNameAddress(uri: configuration.localContact).description)
-        headers.event = configuration.event
+        headers.add(name: "Event", value: configuration.eventHeaderValue)
         headers.expires = requestedExpires
         if !configuration.accept.isEmpty { headers.add(name: "Accept", value: configuration.accept.joined(separator: ", ")) }
         headers.contentLength = 0
@@ -422,7 +431,7 @@ public struct SIPSubscriberSubscription: Hashable, Sendable {
 
     private func inDialogSubscribe(_ usage: inout DialogUsage, expires: Int) -> SIPRequest {
         var request = usage.dialog.makeRequest(method: .subscribe)
-        request.headers.event = configuration.event
+        request.headers.replaceOrAdd(name: "Event", value: configuration.eventHeaderValue)
         request.headers.expires = expires
         if !configuration.accept.isEmpty { request.headers.add(name: "Accept", value: configuration.accept.joined(separator: ", ")) }
         request.headers.contentLength = 0

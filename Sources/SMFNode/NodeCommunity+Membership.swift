@@ -111,7 +111,7 @@ extension NodeCommunities {
             try store.saveCommunity(StoredCommunity(community: founding.community, credential: founding.founderCredential, foundingKeyPath: path, joinedAt: moment))
             try store.saveMember(
                 MemberRecord(
-                    communityID: founding.community.id, publicKey: identity.publicKey, role: .owner, services: await endpoint.packageNames,
+                    communityID: founding.community.id, publicKey: identity.publicKey, role: .owner, services: environment.offeredServices,
                     credential: founding.founderCredential, contact: environment.addressOfRecord.description, updatedAt: moment))
         } catch {
             throw ControlError(.internalError, "cannot store community \(name): \(error)")
@@ -182,7 +182,7 @@ extension NodeCommunities {
         } catch {
             throw ControlError(.communityRefused, "\(peerText) answered with a credential that does not verify: \(error)")
         }
-        let services = await endpoint.packageNames
+        let services = environment.offeredServices
         do {
             try store.saveCommunity(StoredCommunity(community: invitation.community, credential: member.credential, joinedAt: now))
             try store.saveMember(

@@ -59,6 +59,8 @@ actor NodeCommunities {
         var overlay: OverlayConfiguration
         /// How long the records this node stores in a ring live; they are stored again every half lifetime.
         var recordLifetime: Duration = .seconds(3600)
+        /// The service types the node offers (`smf run --offer`), announced to the members as "the services they offer".
+        var offeredServices: [String] = []
     }
 
     nonisolated let identity: NodeIdentity
@@ -254,6 +256,17 @@ actor NodeCommunities {
     /// The name of a community this node is in.
     func community(_ id: CommunityID) -> Community? { communities[id]?.community }
 
+    /// The names of the communities this node is a member of.
+    func memberCommunityNames() -> [String] { communities.values.map(\.community.name) }
+
+    /// The ring of the one community named `name` that this node is in, with the next sequence for a record this
+    /// node stores there (the service runtime's records); nil when the node is in no community of that name.
+    func serviceRing(named name: String) -> (ring: OverlayNode, sequence: UInt64)? {
+        let matches = communities.values.filter { $0.community.name == name }.sorted { $0.id < $1.id }
+        guard let state = matches.first else { return nil }
+        return (state.ring, nextSequence(state.id))
+    }
+
     /// The member of `id` whose Node-ID starts with `prefix` (at least 6 hex digits), from the stored members.
     func member(_ prefix: String, in id: CommunityID) throws(ControlError) -> MemberRecord {
         let wanted = prefix.lowercased()
@@ -344,7 +357,7 @@ actor NodeCommunities {
     /// What this node announces about itself in the ring.
     func ownAnnouncement(_ id: CommunityID, left: Bool = false) async -> [UInt8]? {
         guard let state = communities[id] else { return nil }
-        let services = await endpoint.packageNames
+        let services = environment.offeredServices
         let announcement = MemberAnnouncement(
             credential: state.member.credential.text, contact: environment.addressOfRecord.description, services: services, left: left)
         return try? Array(JSONEncoder().encode(announcement))

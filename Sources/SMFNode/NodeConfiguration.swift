@@ -38,6 +38,8 @@ public struct NodeConfiguration: Sendable {
     }()
     /// How long the node's own user registration in the overlay lives; it is stored again every half lifetime.
     public var overlayRegistrationLifetime: Duration = .seconds(3600)
+    /// The service types the node offers and the sub-communities it takes part in (docs/services.md).
+    public var services = NodeServiceOptions()
 
     public init(
         listeners: [SIPListenAddress] = NodeConfiguration.defaultListeners,

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ServicePlatform
 import SIPEndpoint
 import SIPSyntax
 import Storage
@@ -13,10 +14,12 @@ final class NodeRuntime: Sendable {
     let inbox: MessageInbox
     let registration: RegistrationClient?
     let overlay: NodeOverlay
+    /// The Service Delivery Platform runtime (docs/services.md).
+    let services: ServiceRuntime
 
     init(
         database: SMFDatabase, endpoint: SIPEndpoint, presence: NodePresence, inbox: MessageInbox, registration: RegistrationClient?,
-        overlay: NodeOverlay
+        overlay: NodeOverlay, services: ServiceRuntime
     ) {
         self.database = database
         self.endpoint = endpoint
@@ -24,6 +27,7 @@ final class NodeRuntime: Sendable {
         self.inbox = inbox
         self.registration = registration
         self.overlay = overlay
+        self.services = services
     }
 
     /// The node's address of record, `sip:USER@HOST:PORT`.

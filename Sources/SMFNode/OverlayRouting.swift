@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Overlay
 import OverlaySIP
+import ServicePlatform
 import SIPSyntax
 import SIPTransport
 
@@ -49,6 +50,8 @@ final class NodeRequestRouter: SIPRequestHandler {
             incoming.request.headers.remove(CommunityAssertion.header)
         }
         let request = incoming.request
+        // Deploy MESSAGEs and requests to service instances (`sip:<app>.<service>@…`) go to the service runtime.
+        if let services = slot.current?.services, let response = await services.handle(incoming) { return Self.tagged(response) }
         guard request.method == .message || request.method == .subscribe, let overlay = slot.current?.overlay,
             let aor = Self.communityAoR(of: request.uri), !(request.uri.user == user && transport.isLocal(request.uri))
         else {

@@ -32,7 +32,7 @@ public final class SMFNode: Sendable {
     let listenAddresses: NodeTransportAddresses
     /// The node's communities once started (issue 5, NodeCommunity.swift).
     let communitySlot: NodeCommunitySlot
-    private let logger: Logger
+    let logger: Logger
     private let group: ServiceGroup
 
     /// - Parameters:
@@ -89,6 +89,7 @@ public final class SMFNode: Sendable {
             try registerEventCommands()
             try registerOverlayCommands()
             try registerCommunityCommands()
+            try registerServiceCommands()
         } catch {
             logger.error("cannot register the node's control commands", metadata: ["smf.error": "\(error)"])
         }
@@ -169,8 +170,10 @@ public final class SMFNode: Sendable {
         }
         let presence = NodePresence(endpoint: endpoint, database: database, aor: aor, publicationTarget: registrarAoR, logger: logger)
         await presence.restore()
+        let services = await startServices(database: database, endpoint: endpoint, overlay: overlay, aor: aor)
         let runtime = NodeRuntime(
-            database: database, endpoint: endpoint, presence: presence, inbox: inbox, registration: registration, overlay: overlay)
+            database: database, endpoint: endpoint, presence: presence, inbox: inbox, registration: registration, overlay: overlay,
+            services: services)
         await startCommunities(database: database, overlay: overlay, endpoint: endpoint, aor: aor)
         runtimeSlot.set(runtime)
     }
@@ -226,14 +229,18 @@ public final class SMFNode: Sendable {
 }
 
 extension SMFNode {
-    /// The membership the service runtime asks of this node (its sub-communities, requests verified by its gate).
-    public var serviceMembership: NodeServiceMembership { NodeServiceMembership(slot: communitySlot) }
+    /// The membership the service runtime asks of this node: its sub-communities (requests verified by its gate), and
+    /// the open `--scope`s of communities it is not a member of.
+    public var serviceMembership: NodeServiceMembership {
+        NodeServiceMembership(slot: communitySlot, openScopes: configuration.services.scopes)
+    }
 
     /// Restores the node's communities from its database and starts their rings (NodeCommunity.swift).
     func startCommunities(database: SMFDatabase, overlay: NodeOverlay, endpoint: SIPEndpoint, aor: SIPURI) async {
         let environment = NodeCommunities.Environment(
             dataDirectory: configuration.dataDirectory, addressOfRecord: aor, overlayAddress: overlay.node.me.address,
-            overlay: configuration.overlay, recordLifetime: configuration.overlayRegistrationLifetime)
+            overlay: configuration.overlay, recordLifetime: configuration.overlayRegistrationLifetime,
+            offeredServices: configuration.services.offeredTypes)
         let communities = NodeCommunities(
             identity: overlay.node.identity, store: SQLiteMembershipStore(database: database), transport: transport, endpoint: endpoint,
             environment: environment, logger: logger,
@@ -274,6 +281,7 @@ struct EndpointService: Service {
         } else {
             try? await gracefulShutdown()
         }
+        await runtime.stopServices()
         await runtime.inbox.close()
         await runtime.endpoint.shutdown()
     }

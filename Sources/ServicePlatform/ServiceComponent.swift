@@ -270,12 +270,16 @@ public protocol ServiceComponent: Sendable {
     func handle(_ request: ServiceDirectRequest, context: any ServiceContext) async -> ServiceDirectAnswer
     /// The instance ends; stop every task it started.
     func stop() async
+    /// One line about the instance's own state for `smf app show` (e.g. "412 readings stored"), or nil.
+    func summary() async -> String?
 }
 
 extension ServiceComponent {
     public func handle(_ request: ServiceDirectRequest, context: any ServiceContext) async -> ServiceDirectAnswer {
         .notAllowed
     }
+
+    public func summary() async -> String? { nil }
 }
 
 /// Makes the components of one service type.

@@ -25,6 +25,7 @@ enum Migrations {
         registerCommunityContacts(&migrator)
         registerReadings(&migrator)
         registerSurveillanceState(&migrator)
+        registerServicePlatform(&migrator)
 
         return migrator
     }()

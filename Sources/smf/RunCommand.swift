@@ -1,4 +1,5 @@
 import ArgumentParser
+import Composition
 import Foundation
 import Logging
 import Overlay
@@ -19,8 +20,10 @@ struct RunCommand: AsyncParsableCommand {
             carried in SIP REGISTERs) with the key in <dir>/identity.key, joining through --bootstrap peers, and \
             registers its address of record there. The communities it belongs to (smf community, smf sub) come back \
             from <dir>/smf.sqlite, each with its own ring; requests of a community are verified (403 with the reason \
-            when they fail) and the node serves the smf-membership package. Prints one line \
-            'smf ready: <listeners> data=<dir>' on stdout once the listeners are open; logs go to stderr.
+            when they fail) and the node serves the smf-membership package. Its service runtime runs the parts of \
+            compositions placed on it, restores them after a restart, and publishes the types given with --offer in \
+            each of its sub-communities (smf deploy, docs/services.md). Prints one line 'smf ready: <listeners> \
+            data=<dir>' on stdout once the listeners are open; logs go to stderr.
             """
     )
 
@@ -79,6 +82,22 @@ struct RunCommand: AsyncParsableCommand {
     )
     var overlayReplicas: Int?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "A service type this node offers to compositions that place a service 'any' (see smf compose types). Repeatable.",
+            valueName: "type")
+    )
+    var offer: [String] = []
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "A sub-community this node takes part in while it is in no community, as COMMUNITY/SUB, e.g. north-street/surveillance/north-street: it may deploy there, host services and offer its types. Repeatable.",
+            valueName: "community/sub")
+    )
+    var scope: [String] = []
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -101,6 +120,13 @@ struct RunCommand: AsyncParsableCommand {
         }
         if let overlayReplicas, !(1...6).contains(overlayReplicas) {
             throw ValidationError("--overlay-replicas must be between 1 and 6 (the successor list length), not \(overlayReplicas)")
+        }
+        for text in scope {
+            do throws(SMFNodeError) { _ = try NodeServiceOptions.scope(text) } catch { throw ValidationError(error.problem) }
+        }
+        let known = ServiceTypeCatalog.builtIn
+        for type in offer where known[type] == nil {
+            throw ValidationError("--offer \(type): unknown service type; known: \(known.names.joined(separator: ", "))")
         }
         var seen = Set<SIPListenAddress>()
         for address in listen where !seen.insert(address).inserted && address.port != 0 {
@@ -130,6 +156,8 @@ struct RunCommand: AsyncParsableCommand {
         if let overlayStabilizeMs { configuration.setOverlayStabilizeInterval(.milliseconds(overlayStabilizeMs)) }
         if let overlayTimeoutMs { configuration.overlay.requestTimeout = .milliseconds(overlayTimeoutMs) }
         if let overlayReplicas { configuration.overlay.replicaCount = overlayReplicas }
+        configuration.services.offeredTypes = offer
+        configuration.services.scopes = try scope.map { text throws(SMFNodeError) in try NodeServiceOptions.scope(text) }
         let dataDirectory = data
         let node = SMFNode(
             configuration: configuration,

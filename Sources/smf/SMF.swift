@@ -12,7 +12,8 @@ struct SMF: AsyncParsableCommand {
         subcommands: [
             RunCommand.self, StatusCommand.self, PresenceCommand.self, MessageCommand.self, MessagesCommand.self,
             SubscriptionsCommand.self, StateCommand.self, OptionsCommand.self, DemoCommand.self, ComposeCommand.self,
-            OverlayCommand.self, CommunityCommand.self, SubCommand.self, SimCommand.self,
+            OverlayCommand.self, CommunityCommand.self, SubCommand.self, SimCommand.self, DeployCommand.self, AppsCommand.self,
+            AppCommand.self, UndeployCommand.self,
         ]
     )
 }

@@ -17,6 +17,7 @@ import Testing
         "Services/building-surveillance/variant2.xml",
         "Services/energy-community/community.xml",
         "Services/energy-community/feeder-3-nodes.xml",
+        "Services/probes/chain.xml",
     ])
     func shippedCompositionsAreValid(path: String) {
         let result = CompositionLoader().load(contentsOf: packageRoot.appendingPathComponent(path).path)

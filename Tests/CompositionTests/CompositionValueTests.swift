@@ -60,7 +60,7 @@ import Testing
 
     @Test func everyRequiredBuiltInInputCanBeFedByABuiltInOutput() {
         let catalog = ServiceTypeCatalog.builtIn
-        #expect(catalog.names.count == 13)
+        #expect(catalog.names.count == 16)
         let outputs = Set(catalog.types.values.flatMap(\.outputs).map { "\($0.eventPackage)/\($0.valueType)" })
         let inputs = Set(catalog.types.values.flatMap(\.inputs).filter(\.isRequired).map { "\($0.eventPackage)/\($0.valueType)" })
         #expect(inputs.subtracting(outputs).isEmpty, "inputs nothing can feed: \(inputs.subtracting(outputs))")

@@ -11,7 +11,8 @@ import Testing
     static let stabilizeMs = 1000
 
     private static func start(_ data: URL? = nil, port: Int? = nil) async throws -> OverlayProcess {
-        try await OverlayProcess(dataDirectory: data, port: port, stabilizeMs: stabilizeMs, timeoutMs: 500)
+        // Every node offers one service type, which the members list shows.
+        try await OverlayProcess(dataDirectory: data, port: port, stabilizeMs: stabilizeMs, timeoutMs: 500, extraArguments: ["--offer", "sensor-forwarder"])
     }
 
     /// Issue 5's list, in order: A founds the community; B and C join with invitations over real sockets; B creates a
@@ -45,7 +46,7 @@ import Testing
         #expect(membersKnown, "every node lists A, B and C")
         let roles = Dictionary(uniqueKeysWithValues: try await b.members().map { ($0.nodeID, $0.role) })
         #expect(roles == [idA: "owner", idB: "member", idC: "member"])
-        #expect(try await b.members().first { $0.nodeID == idC }?.services.contains("smf-membership") == true, "members list the services they offer")
+        #expect(try await b.members().first { $0.nodeID == idC }?.services == ["sensor-forwarder"], "members list the service types they offer")
         let ringFormed = try await pollUntil(within: .seconds(30)) { try await communityRingFormed([a, b, c], community: "north-street") }
         #expect(ringFormed, "A, B and C form the community's ring")
 

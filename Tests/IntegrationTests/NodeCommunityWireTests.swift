@@ -82,6 +82,27 @@ import Testing
         }
     }
 
+    /// `--scope` opens a sub-community of a community the node is not in (a lab, a bench); once the node is a member
+    /// of a community of that name, its scopes there are its certificates and proof is required, whatever `--scope` said.
+    @Test func openScopesApplyOnlyOutsideTheNodesCommunities() async throws {
+        var options = NodeServiceOptions()
+        options.scopes = [ServiceScope(community: "lab", subcommunity: "bench"), ServiceScope(community: "north-street", subcommunity: "open")]
+        try await withNode(services: options) { node, _, _ in
+            let membership = node.serviceMembership
+            let lab = ServiceScope(community: "lab", subcommunity: "bench")
+            let claimed = ServiceScope(community: "north-street", subcommunity: "open")
+            let request = SIPRequest(method: .subscribe, uri: SIPURI(user: "app.svc", host: "127.0.0.1", port: 5070))
+            #expect(await membership.scopes() == [lab, claimed])
+            #expect(await membership.authorize(request, in: lab) == nil)
+            #expect(await membership.authorize(request, in: ServiceScope(community: "lab", subcommunity: "other"))?.statusCode == 403)
+            let communities = try #require(node.communitySlot.current)
+            _ = try await communities.create("north-street")
+            #expect(await membership.scopes() == [lab], "a member's scopes come from its certificates")
+            #expect(await membership.authorize(request, in: claimed)?.reason == "Membership Proof Required")
+            #expect(await membership.authorize(request, in: lab) == nil)
+        }
+    }
+
     /// The gate removes an `SMF-Asserted-Member` that arrives from the network, so nobody can claim what it did not prove.
     @Test func forgedAssertionFromTheNetworkIsRemovedBeforeThePackagesSeeIt() async throws {
         try await withNode { node, udpPort, _ in

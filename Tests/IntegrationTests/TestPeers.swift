@@ -162,13 +162,16 @@ func withNode<T>(
         SIPListenAddress(transport: .udp, host: "127.0.0.1", port: 0),
         SIPListenAddress(transport: .tcp, host: "127.0.0.1", port: 0),
     ],
+    services: NodeServiceOptions = NodeServiceOptions(),
     _ body: (SMFNode, _ udpPort: Int, _ tcpPort: Int) async throws -> T
 ) async throws -> T {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("smf-it-\(UUID().uuidString)").path
     defer { try? FileManager.default.removeItem(atPath: directory) }
     var logger = Logger(label: "smf.test")
     logger.logLevel = .critical
-    let node = SMFNode(configuration: NodeConfiguration(listeners: listeners, dataDirectory: directory, timers: timers), logger: logger)
+    var configuration = NodeConfiguration(listeners: listeners, dataDirectory: directory, timers: timers)
+    configuration.services = services
+    let node = SMFNode(configuration: configuration, logger: logger)
     let addresses = try await node.start()
     let udpPort = addresses.first { $0.transport == .udp }?.port ?? 0
     let tcpPort = addresses.first { $0.transport == .tcp }?.port ?? 0

@@ -1,0 +1,187 @@
+import Foundation
+import ServicePlatform
+import Testing
+
+/// The Service Delivery Platform across real `smf run` processes on 127.0.0.1 (issue 6): deploy, values end to end,
+/// the relay's provider killed, every node restarted, invalid files, undeploy.
+@Suite(.serialized) struct ServiceDeployProcessTests {
+    /// What a probe sink reports in `smf app show`: "received N values (highest H), M missing, R repeated".
+    struct Tally: Equatable {
+        var received: Int
+        var highest: Int
+        var missing: Int
+        var repeated: Int
+
+        init?(_ summary: String?) {
+            guard let summary else { return nil }
+            let numbers = summary.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
+            guard summary.hasPrefix("received "), numbers.count == 4 else { return nil }
+            (received, highest, missing, repeated) = (numbers[0], numbers[1], numbers[2], numbers[3])
+        }
+    }
+
+    /// `Services/probes/chain.xml` with the source's interval and count set.
+    static func composition(count: Int, interval: String) throws -> String {
+        let text = try String(contentsOf: packageRoot.appendingPathComponent("Services/probes/chain.xml"), encoding: .utf8)
+        return text.replacingOccurrences(
+            of: "<param name=\"interval\">200ms</param>", with: "<param name=\"interval\">\(interval)</param><param name=\"count\">\(count)</param>")
+    }
+
+    static func write(_ text: String, named name: String) throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("smf-sdp-\(UUID().uuidString)-\(name)")
+        try text.write(to: url, atomically: true, encoding: .utf8)
+        return url
+    }
+
+    /// `smf app show NAME --json` on `node`, decoded; nil when it fails.
+    static func show(_ node: OverlayProcess, _ name: String = "chain") async throws -> ServiceApplicationView? {
+        let result = try await node.smf(["app", "show", name, "--json"])
+        guard result.status == 0 else { return nil }
+        return try? JSONDecoder().decode(ServiceApplicationView.self, from: Data(result.output.utf8))
+    }
+
+    static func sinkTally(_ node: OverlayProcess) async throws -> Tally? {
+        Tally(try await show(node)?.services.first { $0.id == "sink" }?.summary)
+    }
+
+    static func start(_ user: String, port: Int? = nil, data: URL? = nil, bootstrap: [String], offers: [String] = []) async throws -> OverlayProcess {
+        try await OverlayProcess(
+            bootstrap: bootstrap, dataDirectory: data, port: port, stabilizeMs: 300, timeoutMs: 400,
+            extraArguments: ["--user", user, "--scope", "test/lab"] + offers.flatMap { ["--offer", $0] })
+    }
+
+    /// Runs `smf deploy FILE` until it succeeds (the overlay needs a moment to hold every node's records).
+    static func deploy(_ file: URL, on node: OverlayProcess, within limit: Duration = .seconds(45)) async throws -> ProcessResult {
+        let deadline = ContinuousClock.now + limit
+        var last = ProcessResult(status: -1, output: "")
+        while ContinuousClock.now < deadline {
+            last = try await node.smf(["deploy", file.path, "--timeout", "20"], timeout: .seconds(40))
+            if last.status == 0 { return last }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        return last
+    }
+
+    @Test func aChainOnThreeNodesSurvivesItsRelaysDeathAndARestartOfEveryNodeWithoutLosingAValue() async throws {
+        let file = try Self.write(try Self.composition(count: 100_000, interval: "40ms"), named: "chain.xml")
+        let alice = try await Self.start("alice", bootstrap: [])
+        var nodes = [alice]
+        defer { for node in nodes { node.cleanUp() } }
+        let bob = try await Self.start("bob", bootstrap: [alice.address], offers: ["probe-relay"])
+        nodes.append(bob)
+        let carol = try await Self.start("carol", bootstrap: [alice.address])
+        nodes.append(carol)
+        let dave = try await Self.start("dave", bootstrap: [alice.address], offers: ["probe-relay"])
+        nodes.append(dave)
+
+        // Deploy: every service printed with its host, then the wires' wait.
+        let deployed = try await Self.deploy(file, on: alice)
+        #expect(deployed.status == 0, "smf deploy failed: \(deployed.output)")
+        #expect(deployed.output.contains("deployed chain (revision 1) into test/lab"))
+        #expect(deployed.output.contains("src      probe-source  local"))
+        #expect(deployed.output.contains("sink     probe-sink    peer:carol  \(carol.addressOfRecord.replacingOccurrences(of: "smf@", with: "carol@"))"))
+        #expect(deployed.output.contains("all 2 wires active after"))
+        let view = try #require(try await Self.show(alice))
+        let relayHost = try #require(view.services.first { $0.id == "mid" }?.host)
+        let (relay, survivor) = relayHost.contains(":\(bob.port)") ? (bob, dave) : (dave, bob)
+        #expect(relayHost.contains(":\(relay.port)"))
+
+        // Values flow end to end.
+        #expect(try await pollUntil(within: .seconds(30)) { (try await Self.sinkTally(alice))?.received ?? 0 >= 30 })
+
+        // SIGKILL the relay's node mid-stream: the other provider takes over.
+        let acknowledgedBefore = try #require(try await Self.show(alice)?.wires.first { $0.id == "w1" }?.acknowledged)
+        try await relay.stop(with: SIGKILL)
+        let tookOver = try await pollUntil(within: .seconds(45)) {
+            guard let view = try await Self.show(alice), let tally = Tally(view.services.first { $0.id == "sink" }?.summary) else { return false }
+            return view.revision == 2 && view.services.first { $0.id == "mid" }?.host.contains(":\(survivor.port)") == true
+                && tally.highest >= Int(acknowledgedBefore) + 50
+        }
+        let viewAfterKill = try await Self.show(alice)
+        #expect(tookOver, "no takeover: \(String(describing: viewAfterKill))")
+        let afterKill = try #require(try await Self.sinkTally(alice))
+        // Every value acknowledged to the source arrived (no gap up to the highest), and none twice.
+        #expect(afterKill.missing == 0)
+        #expect(afterKill.repeated == 0)
+        #expect(afterKill.highest >= Int(acknowledgedBefore))
+        let notices = try #require(try await Self.show(alice)?.notices.map(\.text))
+        #expect(notices.contains { $0.contains("moved to") })
+
+        // Restart every node, the killed one too, on the same ports and data.
+        let highestBeforeRestart = try #require(try await Self.sinkTally(alice)).highest
+        for node in [alice, carol, survivor] { try await node.stop(with: SIGTERM) }
+        let alice2 = try await Self.start("alice", port: alice.port, data: alice.dataDirectory, bootstrap: [])
+        nodes.append(alice2)
+        let restarted = try await [
+            (carol, "carol", [String]()), (survivor, survivor === bob ? "bob" : "dave", ["probe-relay"]), (relay, relay === bob ? "bob" : "dave", ["probe-relay"]),
+        ].asyncMap { node, user, offers in
+            try await Self.start(user, port: node.port, data: node.dataDirectory, bootstrap: [alice.address], offers: offers)
+        }
+        nodes += restarted
+        let flowsAgain = try await pollUntil(within: .seconds(60)) {
+            guard let view = try await Self.show(alice2), let tally = Tally(view.services.first { $0.id == "sink" }?.summary) else { return false }
+            return view.allWiresActive && tally.highest >= highestBeforeRestart + 30
+        }
+        let viewAfterRestart = try await Self.show(alice2)
+        #expect(flowsAgain, "not restored: \(String(describing: viewAfterRestart))")
+        let afterRestart = try #require(try await Self.sinkTally(alice2))
+        #expect(afterRestart.missing == 0)
+        #expect(afterRestart.repeated == 0)
+        // The node that was killed holds nothing of the application any more: it was told the current revision.
+        let killedAgain = try #require(restarted.last)
+        #expect(try await pollUntil(within: .seconds(20)) { try await killedAgain.smf(["apps"]).output.contains("no applications") })
+
+        // Undeploy removes it everywhere.
+        let undeployed = try await alice2.smf(["undeploy", "chain"])
+        #expect(undeployed.status == 0, "\(undeployed.output)")
+        for node in [alice2] + restarted {
+            #expect(try await node.smf(["apps"]).output.contains("no applications"))
+        }
+    }
+
+    @Test func invalidFilesAreReportedWithTheirLinesAndNothingIsDeployed() async throws {
+        let alice = try await Self.start("alice", bootstrap: [])
+        defer { alice.cleanUp() }
+        let schemaInvalid = try Self.write(
+            """
+            <composition xmlns="urn:smf:composition:1" name="bad" community="test" subcommunity="lab">
+              <services>
+                <service id="src" type="probe-source" placement="somewhere"/>
+              </services>
+            </composition>
+            """, named: "schema.xml")
+        let semanticallyInvalid = try Self.write(
+            """
+            <composition xmlns="urn:smf:composition:1" name="bad" community="test" subcommunity="lab">
+              <services>
+                <service id="src" type="probe-source" placement="local"/>
+                <service id="sink" type="probe-sink" placement="local"/>
+              </services>
+              <wires>
+                <wire from="src.values" to="sink.nothing"/>
+              </wires>
+            </composition>
+            """, named: "semantic.xml")
+        for (file, line) in [(schemaInvalid, 3), (semanticallyInvalid, 7)] {
+            let result = try await alice.smf(["deploy", file.path])
+            #expect(result.status == 1)
+            #expect(result.output.contains("\(file.path):\(line):"), "\(result.output)")
+            #expect(result.output.contains(": error: "))
+        }
+        // A valid file whose placement cannot be resolved names the service and exits 1 too.
+        let unknownPeer = try Self.write(try Self.composition(count: 1, interval: "1s").replacingOccurrences(of: "peer:carol", with: "peer:nobody"), named: "peer.xml")
+        let result = try await alice.smf(["deploy", unknownPeer.path])
+        #expect(result.status == 1)
+        #expect(result.output.contains("\(unknownPeer.path):"))
+        #expect(result.output.contains("no node named nobody"))
+        #expect(try await alice.smf(["apps"]).output.contains("no applications"))
+    }
+}
+
+extension Array {
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var results: [T] = []
+        for element in self { results.append(try await transform(element)) }
+        return results
+    }
+}
