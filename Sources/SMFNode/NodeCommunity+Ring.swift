@@ -17,8 +17,9 @@ extension NodeCommunities {
     /// Joins the ring of `id` (or starts it), then keeps the node in sync, each in its own loop so a slow one (a
     /// lookup timing out) never holds up another: revocations fetched every half stabilisation period, revocations
     /// and certificates this node could not deliver sent again every period, members and sub-community statements
-    /// fetched every period, own records stored again every half record lifetime, and a check every 10 periods that
-    /// the node is not alone in the ring. Runs until cancelled (leave, shutdown).
+    /// fetched every period, own records stored again every half record lifetime (within a period when a store
+    /// failed, backing off to ten: ``RepublishSchedule``), and a check every 10 periods that the node is not alone in
+    /// the ring. Runs until cancelled (leave, shutdown).
     func maintainRing(_ id: CommunityID, bootstrap: [OverlayAddress], mayCreate: Bool) async {
         guard await joinRing(id, bootstrap: bootstrap, mayCreate: mayCreate) else { return }
         await syncRevocations(id)
@@ -32,10 +33,7 @@ extension NodeCommunities {
                     await $0.retryRevocationStore(id)
                 }
             }
-            group.addTask {
-                await self.publishOwnRecords(id)
-                await self.every(self.environment.recordLifetime / 2, id) { await $0.publishOwnRecords(id) }
-            }
+            group.addTask { await self.keepOwnRecordsPublished(id) }
             group.addTask {
                 await self.every(period, id) {
                     await $0.syncMembers(id)
@@ -56,6 +54,16 @@ extension NodeCommunities {
     }
 
     private func isMember(of id: CommunityID) -> Bool { communities[id] != nil }
+
+    /// Stores this node's records in the ring of `id` now, again every half record lifetime, and sooner when a
+    /// store failed, while the node is in the community.
+    private nonisolated func keepOwnRecordsPublished(_ id: CommunityID) async {
+        var schedule = RepublishSchedule(refresh: environment.recordLifetime / 2, stabilizeInterval: environment.overlay.stabilizeInterval)
+        while !Task.isCancelled, await isMember(of: id) {
+            let delay = schedule.delay(afterStoring: await publishOwnRecords(id))
+            do { try await Task.sleep(for: delay) } catch { return }
+        }
+    }
 
     /// Joins through `bootstrap` and the members this node knows; starts the ring when it knows nobody, or (with
     /// `mayCreate`) when nobody answered: at once if this node has the lowest Node-ID among them, else after a
@@ -114,27 +122,30 @@ extension NodeCommunities {
 
     /// Stores this node's records in the ring of `id`: its announcement, the revocations it knows (owners and
     /// admins), and for its sub-communities the charters it created, its certificates and the statements it signed.
-    func publishOwnRecords(_ id: CommunityID) async {
-        guard let announcement = await ownAnnouncement(id) else { return }
-        await put(id, name: MemberAnnouncement.resourceName(community: id), value: announcement)
-        guard let state = communities[id] else { return }
+    /// Returns false when a store failed (revocations not stored are tried again by the sync loop on their own).
+    @discardableResult
+    func publishOwnRecords(_ id: CommunityID) async -> Bool {
+        guard let announcement = await ownAnnouncement(id) else { return true }
+        var stored = await put(id, name: MemberAnnouncement.resourceName(community: id), value: announcement)
+        guard let state = communities[id] else { return stored }
         let revocations = state.member.verifier.revocations
         if state.member.role.mayAdmit, revocations.count > 0 {
             await putRevocations(id)
         }
         let created = state.subs.values.filter { $0.charter.creatorKey == identity.publicKey }.map(\.charter).sorted { $0.name < $1.name }
         if !created.isEmpty {
-            await put(id, name: SubCommunityRecords.index(community: id), value: Array(created.map(\.name).joined(separator: "\n").utf8))
+            stored = await put(id, name: SubCommunityRecords.index(community: id), value: Array(created.map(\.name).joined(separator: "\n").utf8)) && stored
             for charter in created {
-                await put(id, name: SubCommunityRecords.charter(community: id, name: charter.name), value: charter.encoded)
+                stored = await put(id, name: SubCommunityRecords.charter(community: id, name: charter.name), value: charter.encoded) && stored
             }
         }
         for (name, certificate) in state.ownSubCertificates.sorted(by: { $0.key < $1.key }) {
-            await put(id, name: SubCommunityRecords.members(community: id, name: name), value: certificate.encoded)
+            stored = await put(id, name: SubCommunityRecords.members(community: id, name: name), value: certificate.encoded) && stored
         }
         for name in state.subs.keys.sorted() {
-            await putStatements(id, sub: name)
+            stored = await putStatements(id, sub: name) && stored
         }
+        return stored
     }
 
     /// Stores the revocations this node knows in the ring (one record per owner or admin); when the ring cannot
@@ -257,11 +268,13 @@ extension NodeCommunities {
         return SIPEventMessages.response(200, to: request)
     }
 
-    /// Stores the removals and leaves this node signed in sub-community `sub` (none: nothing stored).
-    func putStatements(_ id: CommunityID, sub: String) async {
-        guard let state = communities[id], let subCommunity = state.subs[sub] else { return }
+    /// Stores the removals and leaves this node signed in sub-community `sub` (none: nothing stored); false when the
+    /// ring did not take them.
+    @discardableResult
+    func putStatements(_ id: CommunityID, sub: String) async -> Bool {
+        guard let state = communities[id], let subCommunity = state.subs[sub] else { return true }
         let mine = subCommunity.removals.values.filter { $0.signerKey == identity.publicKey }.sorted { $0.at > $1.at }
-        guard !mine.isEmpty else { return }
+        guard !mine.isEmpty else { return true }
         var items: [[UInt8]] = []
         var size = 0
         for statement in mine {
@@ -270,7 +283,7 @@ extension NodeCommunities {
             items.append(encoded)
             size += encoded.count + 2
         }
-        await put(id, name: SubCommunityRecords.statements(community: id, name: sub), value: SubCommunityRecords.encodeList(items))
+        return await put(id, name: SubCommunityRecords.statements(community: id, name: sub), value: SubCommunityRecords.encodeList(items))
     }
 
     // MARK: - Keeping in sync

@@ -11,8 +11,8 @@ import Storage
 /// the database, and the node's own user registration (docs/overlay.md "In the running node").
 ///
 /// ``maintain()`` joins the ring (or starts one), takes back the records kept from the last run, stores the
-/// node's registration `sip:USER@HOST:PORT → contact` and renews it every half lifetime; store snapshots are
-/// saved to `overlay_records` as they change.
+/// node's registration `sip:USER@HOST:PORT → contact` (trying again soon while the overlay cannot store it) and
+/// renews it every half lifetime; store snapshots are saved to `overlay_records` as they change.
 actor NodeOverlay {
     let node: OverlayNode
     let addressOfRecord: String
@@ -227,16 +227,27 @@ actor NodeOverlay {
         logger.info("restored overlay records", metadata: ["overlay.kept": "\(kept.count)", "overlay.restored": "\(restored)", "overlay.own": "\(own.count)"])
     }
 
-    /// Stores the node's user registration (UserRegistration usage): its AoR → its contact.
+    /// Stores the node's user registration (UserRegistration usage): its AoR → its contact. A store that fails (right
+    /// after joining a ring still forming, a lookup can run out of peers; an owner may not answer or may refuse) is
+    /// tried again after one stabilisation period, then twice as long each time up to ten (``RepublishSchedule``),
+    /// until stored or cancelled.
     private func register() async {
-        let sequence = await nextSequence()
-        let expiry = await node.now.advanced(by: registrationLifetime)
-        let record = UserRegistration(aor: addressOfRecord, contacts: [contact]).record(sequence: sequence, expiry: expiry, by: node.identity)
-        do {
-            try await node.put(record)
-            logger.debug("registered in the overlay", metadata: ["overlay.aor": "\(addressOfRecord)"])
-        } catch {
-            logger.warning("cannot register in the overlay", metadata: ["overlay.aor": "\(addressOfRecord)", "smf.error": "\(error)"])
+        var schedule = RepublishSchedule(refresh: registrationLifetime / 2, stabilizeInterval: await node.configuration.stabilizeInterval)
+        while !Task.isCancelled {
+            let sequence = await nextSequence()
+            let expiry = await node.now.advanced(by: registrationLifetime)
+            let record = UserRegistration(aor: addressOfRecord, contacts: [contact]).record(sequence: sequence, expiry: expiry, by: node.identity)
+            do {
+                try await node.put(record)
+                logger.debug("registered in the overlay", metadata: ["overlay.aor": "\(addressOfRecord)"])
+                return
+            } catch {
+                let delay = schedule.delay(afterStoring: false)
+                logger.warning(
+                    "cannot register in the overlay; trying again soon",
+                    metadata: ["overlay.aor": "\(addressOfRecord)", "overlay.retry": "\(delay)", "smf.error": "\(error)"])
+                try? await Task.sleep(for: delay)
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
 import Community
 import Foundation
+import Logging
 import NIOCore
 import NIOPosix
 import Overlay
@@ -7,6 +8,7 @@ import OverlaySIP
 import SIPSyntax
 import SIPTransport
 import SMFNode
+import Storage
 import Testing
 
 extension OverlayProcess {
@@ -77,18 +79,7 @@ struct RogueNode {
 
     /// A SUBSCRIBE for `package` at `uri`, signed with `credential` (default: its own) by its own key, or unsigned.
     func subscribe(to uri: String, package: String, signedWith credential: MembershipCredential?, callID: String) throws -> SIPRequest {
-        let target = try #require(SIPURI(uri))
-        var headers = SIPHeaders()
-        headers.to = SIPNameAddress(uri: target)
-        headers.from = SIPNameAddress(uri: SIPURI(user: "rogue", host: "127.0.0.1", port: 5999), parameters: [("tag", "r\(callID)")])
-        headers.callID = callID
-        headers.cseq = SIPCSeq(sequence: 1, method: .subscribe)
-        headers.add(name: "Event", value: package)
-        headers.add(name: "Expires", value: "600")
-        headers.add(name: "Contact", value: "<sip:rogue@127.0.0.1:5999;transport=tcp>")
-        var request = SIPRequest(method: .subscribe, uri: target, headers: headers)
-        if let credential { RequestSigner(identity: identity, credential: credential).sign(&request, now: unixNow()) }
-        return request
+        try subscribeRequest(to: uri, package: package, from: "rogue", expires: 600, callID: callID, signedBy: identity, with: credential)
     }
 
     /// An overlay `join` REGISTER for the ring `ring` (a community ID in hex), signed with `credential` by its own key.
@@ -99,6 +90,40 @@ struct RogueNode {
             fromTag: "rj", ring: ring)
         if let credential { RequestSigner(identity: identity, credential: credential).sign(&request, now: unixNow()) }
         return request
+    }
+}
+
+/// A SUBSCRIBE for `package` at `uri` from `sip:USER@127.0.0.1:5999` (a contact nobody listens on), signed by
+/// `identity` with `credential`, or unsigned without one.
+func subscribeRequest(
+    to uri: String, package: String, from user: String, expires: Int, callID: String, signedBy identity: NodeIdentity, with credential: MembershipCredential?
+) throws -> SIPRequest {
+    let target = try #require(SIPURI(uri))
+    var headers = SIPHeaders()
+    headers.to = SIPNameAddress(uri: target)
+    headers.from = SIPNameAddress(uri: SIPURI(user: user, host: "127.0.0.1", port: 5999), parameters: [("tag", "r\(callID)")])
+    headers.callID = callID
+    headers.cseq = SIPCSeq(sequence: 1, method: .subscribe)
+    headers.add(name: "Event", value: package)
+    headers.add(name: "Expires", value: "\(expires)")
+    headers.add(name: "Contact", value: "<sip:\(user)@127.0.0.1:5999;transport=tcp>")
+    var request = SIPRequest(method: .subscribe, uri: target, headers: headers)
+    if let credential { RequestSigner(identity: identity, credential: credential).sign(&request, now: unixNow()) }
+    return request
+}
+
+extension OverlayProcess {
+    /// A fetch (SUBSCRIBE with Expires: 0, RFC 6665 §4.4.3) of `package` at `uri`, signed as this node signs its own
+    /// requests (its identity key, and its credential in its only community, both read from its data directory),
+    /// sent over a new TCP connection to `port`: the status line of the answer. A request takes milliseconds, so a
+    /// test can time when a node starts refusing this member without an `smf` process start in every attempt.
+    func signedFetch(of uri: String, package: String, port: Int) async throws -> String {
+        let identity = try NodeIdentity.loadOrCreate(in: dataDirectory)
+        let database = try SMFDatabase(directory: dataDirectory.path, logger: Logger(label: "smf.test"))
+        let credential = try #require(try SQLiteMembershipStore(database: database).communities().first?.credential, "no credential in \(dataDirectory.path)")
+        let request = try subscribeRequest(
+            to: uri, package: package, from: "member", expires: 0, callID: UUID().uuidString, signedBy: identity, with: credential)
+        return try await exchange(wireText(request), port: port).status
     }
 }
 

@@ -116,10 +116,8 @@ private final class ControlledRun {
         }
     }
 
+    /// Stops the node with SIGTERM, or SIGKILL when it has not exited 10 s later.
     func stop() {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGTERM)
-            process.waitUntilExit()
-        }
+        endProcess(process, with: SIGTERM, grace: .seconds(10))
     }
 }

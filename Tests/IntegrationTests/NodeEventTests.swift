@@ -206,7 +206,7 @@ private final class NodeProcess {
     ///   when a large request moves from UDP to TCP (a PIDF with a location does).
     init(user: String, dataDirectory: URL? = nil, port: Int? = nil) async throws {
         self.user = user
-        let port = try port ?? freePortForUDPAndTCP()
+        let port = try port ?? FreePorts.reserve()
         self.dataDirectory = dataDirectory ?? FileManager.default.temporaryDirectory.appendingPathComponent("smf-node-\(UUID().uuidString)")
         process.executableURL = smfBinary()
         process.arguments = [
@@ -250,10 +250,7 @@ private final class NodeProcess {
 
     /// Kills the process if it still runs and removes the data directory.
     func cleanUp() {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+        endProcess(process, with: SIGKILL, grace: .seconds(5))
         try? FileManager.default.removeItem(at: dataDirectory)
     }
 }
@@ -300,10 +297,9 @@ private final class RunningCommand {
         return process.terminationStatus
     }
 
-    /// Ends the command with SIGINT (as Ctrl-C does) if it still runs.
+    /// Ends the command with SIGINT (as Ctrl-C does) if it still runs, and with SIGKILL if that has not ended it
+    /// within 10 s.
     func stop() {
-        guard process.isRunning else { return }
-        kill(process.processIdentifier, SIGINT)
-        process.waitUntilExit()
+        endProcess(process, with: SIGINT, grace: .seconds(10))
     }
 }

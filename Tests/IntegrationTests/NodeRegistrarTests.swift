@@ -8,7 +8,7 @@ import Testing
     @Test func nodeRegistersRetriesWithMinExpiresAndPublishesEachPresenceChange() async throws {
         let registrar = try await UDPPeer(timeout: .seconds(60))
         defer { registrar.close() }
-        let port = try freePortForUDPAndTCP()
+        let port = try FreePorts.reserve()
         let data = FileManager.default.temporaryDirectory.appendingPathComponent("smf-reg-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: data) }
         let node = Process()
@@ -124,7 +124,8 @@ private func receiveRequest(from peer: UDPPeer, method: String) async throws -> 
 }
 
 private func receiveRequestWithSender(from peer: UDPPeer, method: String) async throws -> (String, SocketAddress) {
-    while let (text, sender) = await peer.receive() {
+    let deadline = ContinuousClock.now + peer.timeout
+    while let (text, sender) = await peer.receive(before: deadline) {
         if text.hasPrefix("\(method) ") { return (text, sender) }
     }
     throw ProcessTestError(description: "no \(method) arrived")

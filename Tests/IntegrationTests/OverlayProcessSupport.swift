@@ -36,7 +36,7 @@ final class OverlayProcess {
         process.arguments =
             [
                 "run", "--data", self.dataDirectory.path, "--listen", "udp:127.0.0.1:\(self.port)", "--listen", "tcp:127.0.0.1:\(self.port)",
-                "--overlay-stabilize-ms", "\(stabilizeMs)", "--overlay-timeout-ms", "\(timeoutMs)", "--log-level", "warning",
+                "--overlay-stabilize-ms", "\(stabilizeMs)", "--overlay-timeout-ms", "\(timeoutMs)", "--log-level", "info",
             ] + bootstrap.flatMap { ["--bootstrap", $0] } + extraArguments
         let out = Pipe()
         let err = Pipe()
@@ -54,8 +54,8 @@ final class OverlayProcess {
             try await Task.sleep(for: .milliseconds(20))
         }
         guard stdout.text.contains("smf ready: ") else {
-            if process.isRunning { process.terminate() }
-            throw ProcessTestError(description: "smf run printed no ready line; stderr: \(stderr.text)")
+            cleanUp(keepData: dataDirectory != nil)
+            throw ProcessTestError(description: "smf run on \(self.address) printed no ready line; stderr: \(stderr.text)")
         }
     }
 
@@ -71,21 +71,20 @@ final class OverlayProcess {
         return try? JSONDecoder().decode(OverlayStatusReport.self, from: Data(result.output.utf8))
     }
 
-    /// Sends `signal` and waits (bounded) for the process to end.
+    /// Sends `signal` and waits up to 10 s for the process to end; kills it and throws when it has not.
     func stop(with signal: Int32) async throws {
         kill(process.processIdentifier, signal)
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(10)
         while process.isRunning && clock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
-        process.waitUntilExit()
+        guard endProcess(process, with: SIGKILL, grace: .zero) else {
+            throw ProcessTestError(description: "smf run on \(address) did not exit within 10 s of signal \(signal); stderr:\n\(stderr.text.suffix(3000))")
+        }
     }
 
     /// Kills the process if still running; removes the data directory unless `keepData`.
     func cleanUp(keepData: Bool = false) {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+        endProcess(process, with: SIGKILL, grace: .seconds(5))
         if !keepData { try? FileManager.default.removeItem(at: dataDirectory) }
     }
 }

@@ -42,7 +42,8 @@ import Testing
 
     /// The first final response on `peer` (provisional ones skipped).
     private func finalResponse(on peer: UDPPeer) async throws -> String {
-        while let datagram = await peer.receive() {
+        let deadline = ContinuousClock.now + peer.timeout
+        while let datagram = await peer.receive(before: deadline) {
             if datagram.text.hasPrefix("SIP/2.0 1") { continue }
             return datagram.text
         }

@@ -46,7 +46,7 @@ import Testing
         #expect(node.readyLine.hasPrefix("smf ready: udp:127.0.0.1:"))
         #expect(node.readyLine.hasSuffix("data=\(node.dataDirectory.path)"))
         #expect(FileManager.default.fileExists(atPath: node.dataDirectory.path))
-        let outcome = try #require(try await node.stop(with: signal, timeout: .seconds(5)), "smf did not exit within 5 s after signal \(signal)")
+        let outcome = try #require(try await node.stop(with: signal, timeout: .seconds(15)), "smf did not exit within 15 s after signal \(signal)")
         #expect(outcome.reason == .exit)
         #expect(outcome.status == 0, "stderr:\n\(node.standardError)")
         #expect(node.standardOutput.split(separator: "\n").count == 1)  // exactly one ready line on stdout

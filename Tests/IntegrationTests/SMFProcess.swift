@@ -56,6 +56,22 @@ final class OutputBuffer: @unchecked Sendable {
     }
 }
 
+/// Ends `process`: sends `signal`, waits up to `grace` for it to exit, then sends SIGKILL, and reaps it. SIGKILL is the
+/// fallback because the first signal may never arrive: a child started from a Swift concurrency thread inherits that
+/// thread's mask, in which SIGTERM and SIGINT are blocked, unless it unblocks them itself. Returns whether the process
+/// exited within `grace` (true when it had exited already).
+@discardableResult
+func endProcess(_ process: Process, with signal: Int32, grace: Duration) -> Bool {
+    guard process.isRunning else { return true }
+    kill(process.processIdentifier, signal)
+    let deadline = ContinuousClock.now + grace
+    while process.isRunning && ContinuousClock.now < deadline { usleep(10_000) }
+    let ended = !process.isRunning
+    if !ended { kill(process.processIdentifier, SIGKILL) }
+    process.waitUntilExit()
+    return ended
+}
+
 /// Runs a tool to completion (killing it after `timeout`) and returns its combined output.
 func runTool(_ tool: URL, _ arguments: [String], currentDirectory: URL? = nil, timeout: Duration = .seconds(60)) async throws -> ProcessResult {
     let process = Process()
@@ -73,10 +89,10 @@ func runTool(_ tool: URL, _ arguments: [String], currentDirectory: URL? = nil, t
     let deadline = clock.now + timeout
     while process.isRunning && clock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
     if process.isRunning {
-        process.terminate()
-        process.waitUntilExit()
+        endProcess(process, with: SIGTERM, grace: .seconds(2))
         pipe.fileHandleForReading.readabilityHandler = nil
-        throw ProcessTestError(description: "\(tool.lastPathComponent) did not finish within \(timeout); output:\n\(output.text)")
+        throw ProcessTestError(
+            description: "\(([tool.lastPathComponent] + arguments).joined(separator: " ")) did not finish within \(timeout); output:\n\(output.text)")
     }
     process.waitUntilExit()
     pipe.fileHandleForReading.readabilityHandler = nil
@@ -133,7 +149,7 @@ final class SMFProcess {
             try await Task.sleep(for: .milliseconds(20))
         }
         guard !readyLine.isEmpty else {
-            if process.isRunning { process.terminate() }
+            cleanUp()
             throw ProcessTestError(description: "smf run printed no ready line; stdout: \(stdout.text) stderr: \(stderr.text)")
         }
         for token in readyLine.split(separator: " ") {
@@ -160,10 +176,7 @@ final class SMFProcess {
 
     /// Kills the process if a test left it running and removes its data directory.
     func cleanUp() {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+        endProcess(process, with: SIGKILL, grace: .seconds(5))
         try? FileManager.default.removeItem(at: dataDirectory)
     }
 }

@@ -6,46 +6,55 @@ import SIPCore
 import SIPTransport
 import SMFNode
 
-/// Pushes every inbound item of a channel into an AsyncStream that a watchdog finishes after
-/// `timeout`, so a test waiting for a message that never comes fails instead of hanging.
-final class StreamCollector<Item: Sendable>: ChannelInboundHandler, Sendable {
+/// Keeps every inbound item of a channel for a test to take one at a time. Each wait has its own deadline (a
+/// slow step earlier in the test does not shorten a later wait), so a test waiting for a message that never
+/// comes fails after that deadline instead of hanging.
+final class ReceivedItems<Item: Sendable>: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = Item
-    let continuation: AsyncStream<Item>.Continuation
-
-    init(continuation: AsyncStream<Item>.Continuation) { self.continuation = continuation }
+    private let lock = NSLock()
+    private var items: [Item] = []
+    private var closed = false
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        continuation.yield(unwrapInboundIn(data))
+        let item = unwrapInboundIn(data)
+        lock.withLock { items.append(item) }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        continuation.finish()
+        lock.withLock { closed = true }
     }
 
-    static func make(timeout: Duration) -> (AsyncStream<Item>, StreamCollector<Item>) {
-        let (stream, continuation) = AsyncStream.makeStream(of: Item.self)
-        Task {
-            try? await Task.sleep(for: timeout)
-            continuation.finish()
+    /// The oldest item not taken yet; nil when none arrives before `deadline` or the channel closed first.
+    func next(before deadline: ContinuousClock.Instant) async -> Item? {
+        while true {
+            let (item, isClosed) = lock.withLock { () -> (Item?, Bool) in
+                items.isEmpty ? (nil, closed) : (items.removeFirst(), closed)
+            }
+            if let item { return item }
+            if isClosed || ContinuousClock.now >= deadline { return nil }
+            do { try await Task.sleep(for: .milliseconds(5)) } catch { return nil }
         }
-        return (stream, StreamCollector(continuation: continuation))
     }
 }
 
 /// A raw UDP socket on 127.0.0.1 that sends text and reads datagrams (a scripted SIP peer).
 final class UDPPeer {
     let channel: any Channel
-    private var iterator: AsyncStream<AddressedEnvelope<ByteBuffer>>.Iterator
+    private let received: ReceivedItems<AddressedEnvelope<ByteBuffer>>
+    /// How long each ``receive()`` waits.
+    let timeout: Duration
     var port: Int { channel.localAddress?.port ?? 0 }
 
+    /// - Parameter timeout: how long each ``receive()`` waits for the next datagram.
     init(timeout: Duration = .seconds(10)) async throws {
-        let (stream, collector) = StreamCollector<AddressedEnvelope<ByteBuffer>>.make(timeout: timeout)
+        let received = ReceivedItems<AddressedEnvelope<ByteBuffer>>()
         channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector) }
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(received) }
             }
             .bind(host: "127.0.0.1", port: 0).get()
-        iterator = stream.makeAsyncIterator()
+        self.received = received
+        self.timeout = timeout
     }
 
     func send(_ text: String, to port: Int) async throws {
@@ -57,9 +66,27 @@ final class UDPPeer {
         try await channel.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: bytes)).get()
     }
 
-    /// The next datagram as text with its sender, or nil after the timeout.
+    /// Sends `text` to `port`, and again every 500 ms (T1, RFC 3261 §17.1.2.2 Timer E) as a SIP client over UDP does,
+    /// until a datagram arrives; that datagram, or nil when none arrives within `timeout`. For requests to a node whose
+    /// receive buffer may be full (a datagram that does not fit is dropped).
+    func sendUntilAnswered(_ text: String, to port: Int) async throws -> (text: String, from: SocketAddress)? {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            try await send(text, to: port)
+            if let answer = await receive(before: min(ContinuousClock.now + .milliseconds(500), deadline)) { return answer }
+        }
+        return nil
+    }
+
+    /// The next datagram as text with its sender, or nil when none arrives within `timeout`.
     func receive() async -> (text: String, from: SocketAddress)? {
-        guard let envelope = await iterator.next() else { return nil }
+        await receive(before: ContinuousClock.now + timeout)
+    }
+
+    /// The next datagram as text with its sender, or nil when none arrives before `deadline` (for loops that
+    /// skip datagrams and must still end).
+    func receive(before deadline: ContinuousClock.Instant) async -> (text: String, from: SocketAddress)? {
+        guard let envelope = await received.next(before: deadline) else { return nil }
         return (String(buffer: envelope.data), envelope.remoteAddress)
     }
 
@@ -70,40 +97,47 @@ final class UDPPeer {
 /// (enough for the bodiless responses under test).
 final class TCPPeer {
     let channel: any Channel
-    private var iterator: AsyncStream<ByteBuffer>.Iterator
+    private let received: ReceivedItems<ByteBuffer>
+    /// How long each receive waits.
+    let timeout: Duration
     private var pending = ""
 
+    /// - Parameter timeout: how long each receive waits for what it reads.
     init(connectingTo port: Int, timeout: Duration = .seconds(10)) async throws {
-        let (stream, collector) = StreamCollector<ByteBuffer>.make(timeout: timeout)
+        let received = ReceivedItems<ByteBuffer>()
         channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector) }
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(received) }
             }
             .connect(host: "127.0.0.1", port: port).get()
-        iterator = stream.makeAsyncIterator()
+        self.received = received
+        self.timeout = timeout
     }
 
     func send(_ text: String) async throws {
         try await channel.writeAndFlush(ByteBuffer(string: text)).get()
     }
 
-    /// Reads until `terminator` has arrived; returns the text up to and including it, or nil on timeout/close.
+    /// Reads until `terminator` has arrived; returns the text up to and including it, or nil when it does not
+    /// arrive within `timeout` or the connection closes first.
     func receive(until terminator: String = "\r\n\r\n") async -> String? {
+        let deadline = ContinuousClock.now + timeout
         while true {
             if let range = pending.range(of: terminator) {
                 let message = String(pending[..<range.upperBound])
                 pending = String(pending[range.upperBound...])
                 return message
             }
-            guard let chunk = await iterator.next() else { return nil }
+            guard let chunk = await received.next(before: deadline) else { return nil }
             pending += String(buffer: chunk)
         }
     }
 
     /// Reads exactly `count` more bytes (as text, e.g. a body after its headers), or nil on timeout/close.
     func receive(bytes count: Int) async -> String? {
+        let deadline = ContinuousClock.now + timeout
         while pending.utf8.count < count {
-            guard let chunk = await iterator.next() else { return nil }
+            guard let chunk = await received.next(before: deadline) else { return nil }
             pending += String(buffer: chunk)
         }
         let bytes = Array(pending.utf8)
@@ -111,9 +145,10 @@ final class TCPPeer {
         return String(decoding: bytes[..<count], as: UTF8.self)
     }
 
-    /// Waits for the peer to close the connection; true if it did before the timeout.
+    /// Waits for the peer to close the connection; true if it did within `timeout`.
     func waitForClose() async -> Bool {
-        while await iterator.next() != nil {}
+        let deadline = ContinuousClock.now + timeout
+        while await received.next(before: deadline) != nil {}
         return !channel.isActive
     }
 

@@ -105,7 +105,11 @@ final class Baresip {
     }
 
     /// Polls `/contacts` until `uri` shows `status`; throws with the last status and the log otherwise.
-    func waitForPresence(of uri: String, toBe status: String, timeout: Duration = .seconds(10)) async throws {
+    ///
+    /// The default of 20 s leaves room on a loaded machine: a notifier sends a subscription at most one NOTIFY every
+    /// 5 s (RFC 3856 §6.4; smf and Kamailio both throttle), so a change published right after another one reaches
+    /// baresip up to 5 s later.
+    func waitForPresence(of uri: String, toBe status: String, timeout: Duration = .seconds(20)) async throws {
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
         var last = ""

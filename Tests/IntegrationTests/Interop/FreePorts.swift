@@ -6,8 +6,9 @@ import Glibc
 import Darwin
 #endif
 
-/// Picks loopback ports for external peers (Kamailio, baresip) that need a port number in their
-/// configuration file before they start.
+/// Picks loopback ports for programs that need a port number before they start: external peers (Kamailio,
+/// baresip) that take it from a configuration file, and `smf run` nodes that listen on one number for UDP and
+/// TCP or restart on the same port. A program that binds port 0 itself needs none of this.
 ///
 /// The ports come from 20000–29999, below Linux's ephemeral range (32768–60999), so sockets that other
 /// tests bind to port 0 never collide with them; each candidate is checked free for UDP and TCP.

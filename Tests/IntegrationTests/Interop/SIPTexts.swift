@@ -72,13 +72,15 @@ enum SIPText {
 }
 
 extension UDPPeer {
-    /// Receives datagrams until `count` of them satisfy `predicate` (others are dropped); throws on timeout.
+    /// Receives datagrams until `count` of them satisfy `predicate` (others are dropped); throws when they have not
+    /// all arrived within the peer's `timeout`.
     func receive(_ what: String, count: Int = 1, where predicate: (String) -> Bool) async throws -> [String] {
         var matched: [String] = []
         var seen: [String] = []
+        let deadline = ContinuousClock.now + timeout
         while matched.count < count {
-            guard let (text, _) = await receive() else {
-                throw ProcessTestError(description: "timed out waiting for \(what); received instead:\n\(seen.joined(separator: "\n----\n"))")
+            guard let (text, _) = await receive(before: deadline) else {
+                throw ProcessTestError(description: "no \(what) within \(timeout); received instead:\n\(seen.joined(separator: "\n----\n"))")
             }
             if predicate(text) { matched.append(text) } else { seen.append(text) }
         }
@@ -96,9 +98,10 @@ extension UDPPeer {
     /// (retransmissions, or state sent before the change under test) are only acknowledged.
     func acceptNotifies(from port: Int, until what: String, where predicate: (String) -> Bool) async throws -> String {
         var earlier: [String] = []
+        let deadline = ContinuousClock.now + timeout
         while true {
-            guard let (text, _) = await receive() else {
-                throw ProcessTestError(description: "timed out waiting for a NOTIFY with \(what); NOTIFYs before:\n\(earlier.joined(separator: "\n----\n"))")
+            guard let (text, _) = await receive(before: deadline) else {
+                throw ProcessTestError(description: "no NOTIFY with \(what) within \(timeout); NOTIFYs before:\n\(earlier.joined(separator: "\n----\n"))")
             }
             guard text.hasPrefix("NOTIFY ") else { continue }
             try await send(SIPText.ok(to: text), to: port)
