@@ -61,7 +61,7 @@ public struct EnergyCompositionBuilder: Sendable, Hashable {
     /// `households` households of the seeded day dealt over `nodes` in contiguous blocks; the balance service on the
     /// first node; one coordinator per entry of `coordinatorNodes`, priorities 1, 2, …
     public init(households: Int, nodes: [String], coordinatorNodes: [String]) {
-        let ids = (0..<households).map { index in "h" + String(repeating: "0", count: max(0, 3 - String(index).count)) + String(index) }
+        let ids = (0..<households).map(Household.id(index:))
         let perNode = nodes.isEmpty ? 0 : (households + nodes.count - 1) / nodes.count
         self.nodes = nodes.enumerated().map { index, name in
             Node(name: name, households: Array(ids.dropFirst(index * perNode).prefix(perNode)))
