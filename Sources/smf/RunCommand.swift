@@ -100,6 +100,8 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var logging: LoggingOptions
 
+    @OptionGroup var energy: EnergyRunOptions
+
     func validate() throws {
         guard !data.isEmpty else { throw ValidationError("--data must name a directory") }
         guard !user.isEmpty, user.allSatisfy({ $0.isLetter || $0.isNumber || "-_.!~*'()&=+$,;?/".contains($0) }) else {
@@ -156,6 +158,7 @@ struct RunCommand: AsyncParsableCommand {
         if let overlayStabilizeMs { configuration.setOverlayStabilizeInterval(.milliseconds(overlayStabilizeMs)) }
         if let overlayTimeoutMs { configuration.overlay.requestTimeout = .milliseconds(overlayTimeoutMs) }
         if let overlayReplicas { configuration.overlay.replicaCount = overlayReplicas }
+        configuration.energy = try energy.options()
         configuration.services.offeredTypes = offer
         configuration.services.scopes = try scope.map { text throws(SMFNodeError) in try NodeServiceOptions.scope(text) }
         let dataDirectory = data
