@@ -233,8 +233,9 @@ extension ServiceTypeCatalog {
     /// The parameters that pick a household's profile from the seeded simulated day.
     private static let energyDayParameters: [ParameterDescriptor] = [
         ParameterDescriptor(
-            "household", .string, required: true,
-            "the household's id in the simulated day (h000, h001, …); several ids separated by spaces make one instance host them all"),
+            "household", .string,
+            "the household's id in the simulated day (h000, h001, …); several ids separated by spaces make one instance host them all "
+                + "(default: every household of the node, smf run --energy-households)"),
         ParameterDescriptor("seed", .integer, "the seed of the simulated day (default 1; the same seed gives the same day)"),
         ParameterDescriptor("simulated-households", .integer, "households of the simulated feeder the day is generated for (default 50)"),
     ]

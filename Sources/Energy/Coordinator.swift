@@ -42,6 +42,9 @@ public struct Coordinator: Sendable {
         self.grid = grid
     }
 
+    /// The households whose declarations it plans for (those that declared and did not withdraw), sorted.
+    public var households: [String] { declarations.keys.sorted() }
+
     /// The coordinator this one follows (itself when it leads).
     public var leader: String { coordinators.union([id]).min() ?? id }
 

@@ -10,7 +10,9 @@ import ServicePlatform
 ///   ``EnergyCommunityRun``.
 /// - At the start of each interval it announces itself on `peers` (its heartbeat), declares gone every peer it has not
 ///   heard from for `failover-after` of simulated time, and plans; when it leads, it emits each household's advice on
-///   `advice` with the attributes `household` and `group` (the id of the flexibility service that declared it).
+///   `advice` with the attributes `household` and `group` (the id of the flexibility service that declared it). Each
+///   new plan is logged (`energy: plan`: version, interval, households planned for, whether it leads, the planned
+///   feeder peak from then on).
 /// - Several coordinators: the core's rule, lowest id leads, with the id `PPPP.service` (`priority` zero-padded,
 ///   then the service id), so that a lower `priority` leads. A coordinator that takes over from a leader that went
 ///   silent (or said it stopped) first tells every household `coordinator-left`, so that they take its advice from
@@ -38,6 +40,8 @@ actor CoordinatorComponent: ServiceComponent, EnergyTimedComponent {
     private var households: Set<String> = []
     private var groups: [String: String] = [:]
     private var lastHeard: [String: Duration] = [:]
+    /// When it took its first turn: peers announce only at their turns, so none is silent before the day begins.
+    private var firstTurn: Duration?
     private var context: (any ServiceContext)?
     var schedule: EnergySchedule
 
@@ -140,14 +144,26 @@ actor CoordinatorComponent: ServiceComponent, EnergyTimedComponent {
         }
         // A thousandth of an interval of slack, so that rounding cannot make a peer gone one interval early.
         let silence = failoverAfter + .seconds(clock.intervalSeconds / 1000)
-        for (peer, heard) in lastHeard.sorted(by: { $0.key < $1.key }) where now - heard > silence {
+        let firstTurn = self.firstTurn ?? now
+        self.firstTurn = firstTurn
+        for (peer, heard) in lastHeard.sorted(by: { $0.key < $1.key }) where now - max(heard, firstTurn) > silence {
             lastHeard[peer] = nil
             context?.logger.info("energy: coordinator silent, counted as gone", metadata: ["energy.coordinator": "\(peer)"])
             let leader = core.leader
             await context?.emitLogged(.coordinatorLeft(id: peer), on: Self.peers, attributes: ["coordinator": id])
             await perform(core.received(.coordinatorLeft(id: peer)), replacing: leader)
         }
+        let version = core.planVersion
         await perform(core.intervalStarted(index))
+        if core.planVersion != version, let plan = core.plan {
+            context?.logger.info(
+                "energy: plan",
+                metadata: [
+                    "energy.coordinator": "\(id)", "energy.day": "\(day)", "energy.interval": "\(index)", "energy.version": "\(core.planVersion)",
+                    "energy.households": "\(core.households.count)", "energy.leads": "\(core.isLeader)",
+                    "energy.peak-kw": "\(((plan.feeder.dropFirst(index).max() ?? 0) * 10).rounded() / 10)",
+                ])
+        }
     }
 
     /// Carries out the core's actions. `replacing` is the leader before the event that caused them: when this

@@ -4,7 +4,9 @@ public import ServicePlatform
 /// `household-meter`, `flexibility`, `community-balance` and `coordinator`.
 public enum EnergyComponents {
     /// The four factories of a node. They share `houses`, the node's simulated houses, so that a household's meter
-    /// measures what its flexibility service switched on: give every factory of one node the same object.
+    /// measures what its flexibility service switched on: give every factory of one node the same object. Each checks a
+    /// configuration (``ServicePlatform/ServiceComponentFactory/check(_:)``) by making the component and dropping it,
+    /// so a host refuses a misconfigured service, or a household it does not have, before it commits its part.
     public static func factories(houses: SimulatedHouses = SimulatedHouses()) -> [any ServiceComponentFactory] {
         [
             HouseholdMeterFactory(houses: houses), FlexibilityFactory(houses: houses), CommunityBalanceFactory(),
@@ -27,6 +29,9 @@ public struct HouseholdMeterFactory: ServiceComponentFactory {
     public func makeComponent(for instance: ServiceInstanceInfo) throws -> any ServiceComponent {
         try HouseholdMeterComponent(instance: instance, houses: houses)
     }
+
+    /// Makes the component and drops it: making one starts nothing.
+    public func check(_ instance: ServiceInstanceInfo) throws { _ = try makeComponent(for: instance) }
 }
 
 /// Makes `flexibility` components.
@@ -43,6 +48,9 @@ public struct FlexibilityFactory: ServiceComponentFactory {
     public func makeComponent(for instance: ServiceInstanceInfo) throws -> any ServiceComponent {
         try FlexibilityComponent(instance: instance, houses: houses)
     }
+
+    /// Makes the component and drops it: making one starts nothing.
+    public func check(_ instance: ServiceInstanceInfo) throws { _ = try makeComponent(for: instance) }
 }
 
 /// Makes `community-balance` components.
@@ -56,6 +64,9 @@ public struct CommunityBalanceFactory: ServiceComponentFactory {
     public func makeComponent(for instance: ServiceInstanceInfo) throws -> any ServiceComponent {
         try CommunityBalanceComponent(instance: instance)
     }
+
+    /// Makes the component and drops it: making one starts nothing.
+    public func check(_ instance: ServiceInstanceInfo) throws { _ = try makeComponent(for: instance) }
 }
 
 /// Makes `coordinator` components.
@@ -69,4 +80,7 @@ public struct CoordinatorFactory: ServiceComponentFactory {
     public func makeComponent(for instance: ServiceInstanceInfo) throws -> any ServiceComponent {
         try CoordinatorComponent(instance: instance)
     }
+
+    /// Makes the component and drops it: making one starts nothing.
+    public func check(_ instance: ServiceInstanceInfo) throws { _ = try makeComponent(for: instance) }
 }

@@ -15,6 +15,8 @@ public struct EnergyCompositionBuilder: Sendable, Hashable {
     public struct Node: Sendable, Hashable {
         /// The node's name (`smf run --user NAME`).
         public var name: String
+        /// The household ids; none leaves the `household` parameter out, so that the services host the node's own
+        /// households (`smf run --energy-households`).
         public var households: [String]
 
         public init(name: String, households: [String]) {
@@ -61,7 +63,7 @@ public struct EnergyCompositionBuilder: Sendable, Hashable {
     /// `households` households of the seeded day dealt over `nodes` in contiguous blocks; the balance service on the
     /// first node; one coordinator per entry of `coordinatorNodes`, priorities 1, 2, …
     public init(households: Int, nodes: [String], coordinatorNodes: [String]) {
-        let ids = (0..<households).map { index in "h" + String(repeating: "0", count: max(0, 3 - String(index).count)) + String(index) }
+        let ids = (0..<households).map(Household.id(index:))
         let perNode = nodes.isEmpty ? 0 : (households + nodes.count - 1) / nodes.count
         self.nodes = nodes.enumerated().map { index, name in
             Node(name: name, households: Array(ids.dropFirst(index * perNode).prefix(perNode)))
@@ -101,9 +103,9 @@ public struct EnergyCompositionBuilder: Sendable, Hashable {
         let clock = clockParameters
         let day = [("seed", "\(seed)"), ("simulated-households", "\(simulatedHouseholds)")]
         for node in nodes {
-            lines += service("meter-\(node.name)", "household-meter", node.name,
-                [("household", node.households.joined(separator: " "))] + day + (detailedReadings ? [("share", "detailed")] : []) + clock)
-            lines += service("flex-\(node.name)", "flexibility", node.name, [("household", node.households.joined(separator: " "))] + day + clock)
+            let households = node.households.isEmpty ? [] : [("household", node.households.joined(separator: " "))]
+            lines += service("meter-\(node.name)", "household-meter", node.name, households + day + (detailedReadings ? [("share", "detailed")] : []) + clock)
+            lines += service("flex-\(node.name)", "flexibility", node.name, households + day + clock)
         }
         lines += service("balance", "community-balance", balanceNode, [("feeder", feeder)] + clock)
         for coordinator in coordinators {

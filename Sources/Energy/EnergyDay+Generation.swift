@@ -56,7 +56,7 @@ extension EnergyDay {
     private static func makeHousehold(
         index: Int, grid: EnergyTimeGrid, cloud: [Double], configuration: EnergyDayConfiguration, random: inout EnergyRandom
     ) -> Household {
-        let id = "h" + String(repeating: "0", count: max(0, 3 - String(index).count)) + String(index)
+        let id = Household.id(index: index)
         let pvPeak = random.chance(configuration.pvShare) ? (random.uniform(1, 8) * 10).rounded() / 10 : 0
         let production = (0..<grid.intervalCount).map { t -> Double in
             guard pvPeak > 0 else { return 0 }

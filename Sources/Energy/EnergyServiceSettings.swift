@@ -28,14 +28,32 @@ struct EnergyServiceSettings: Sendable {
     }
 
     /// The households a meter or flexibility service hosts, from the seeded day (`household`, `seed`,
-    /// `simulated-households`).
+    /// `simulated-households`). On a node configured with its households (``SimulatedHouses/hosted``) they must be
+    /// among those, of the same day, and no `household` means all of them.
     func households(_ instance: ServiceInstanceInfo, houses: SimulatedHouses) throws(ServicePlatformError) -> [Household] {
-        let seed = try Self.integer(instance, "seed", default: 1, in: 0...Int.max)
-        let count = try Self.integer(instance, "simulated-households", default: 50, in: 1...1000)
+        let node = houses.hosted
+        let seed = try Self.integer(instance, "seed", default: node.map { Int($0.seed) } ?? 1, in: 0...Int.max)
+        let count = try Self.integer(instance, "simulated-households", default: node?.simulatedHouseholds ?? 50, in: 1...1000)
+        if let node {
+            guard UInt64(seed) == node.seed else {
+                throw Self.problem(instance, "seed", "\(seed) is not the seed of this node's households, \(node.seed) (smf run --energy-seed)")
+            }
+            guard count == node.simulatedHouseholds else {
+                throw Self.problem(
+                    instance, "simulated-households",
+                    "\(count) is not the size of this node's simulated day, \(node.simulatedHouseholds) (smf run --energy-simulated-households)")
+            }
+        }
         let day = houses.day(seed: UInt64(seed), households: count, intervalMinutes: clock.grid.intervalMinutes)
-        let ids = (instance.parameter("household") ?? "").split(whereSeparator: \.isWhitespace).map(String.init)
-        guard !ids.isEmpty else { throw Self.problem(instance, "household", "names no household") }
+        var ids = (instance.parameter("household") ?? "").split(whereSeparator: \.isWhitespace).map(String.init)
+        if ids.isEmpty, let node { ids = node.ids }
+        guard !ids.isEmpty else {
+            throw Self.problem(instance, "household", "names no household, and this node hosts none of its own (smf run --energy-households)")
+        }
         guard Set(ids).count == ids.count else { throw Self.problem(instance, "household", "names a household twice") }
+        if let node, let stranger = ids.first(where: { !node.ids.contains($0) }) {
+            throw Self.problem(instance, "household", "'\(stranger)' is not a household of this node; it has \(node)")
+        }
         let byID = Dictionary(day.households.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         return try ids.map { id throws(ServicePlatformError) in
             guard let household = byID[id] else {

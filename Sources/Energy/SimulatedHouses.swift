@@ -20,6 +20,9 @@ public struct SimulatedHouseState: Sendable, Hashable {
 /// measures no flexible load.
 ///
 /// It also keeps the generated days, so that the services of one node generate each seeded day once.
+///
+/// A node configured with its households (``hosted``, `smf run --energy-households`) has those houses only; without,
+/// it simulates whichever households of whichever day its services name (the in-process runs and tests).
 public final class SimulatedHouses: Sendable {
     private struct HouseKey: Hashable {
         var application: String
@@ -37,8 +40,13 @@ public final class SimulatedHouses: Sendable {
     /// Households that left the community, by application: they stay out on the following days.
     private let left = Mutex<Set<[String]>>([])
     private let days = Mutex<[DayKey: EnergyDay]>([:])
+    /// The households whose houses this node has, if it was configured with them.
+    public let hosted: SimulatedHouseholds?
 
-    public init() {}
+    /// The houses of `hosted`, or (nil) of any household a service names.
+    public init(hosting hosted: SimulatedHouseholds? = nil) {
+        self.hosted = hosted
+    }
 
     /// The simulated day of `households` households from `seed` (generated once per node).
     public func day(seed: UInt64, households: Int, intervalMinutes: Int) -> EnergyDay {
@@ -65,6 +73,17 @@ public final class SimulatedHouses: Sendable {
         update(application: application, household: household, day: day) { $0.leftAt = $0.leftAt.map { min($0, index) } ?? index }
     }
 
+    /// What every house did on the days kept (at most the last two per house), by application, household and day.
+    public func reports() -> [SimulatedHouseReport] {
+        houses.withLock { houses in
+            houses.map { key, state in
+                SimulatedHouseReport(
+                    application: key.application, household: key.household, day: key.day, starts: state.starts,
+                    batteryKW: Dictionary(uniqueKeysWithValues: state.batteryKW.map { (String($0.key), $0.value) }), leftAt: state.leftAt)
+            }
+        }.sorted { ($0.application, $0.household, $0.day) < ($1.application, $1.household, $1.day) }
+    }
+
     /// Changes a house's state. Days more than one before `day` are forgotten, so that a node running for weeks
     /// keeps two days per house.
     func update(application: String, household: String, day: Int, _ change: (inout SimulatedHouseState) -> Void) {
@@ -73,5 +92,38 @@ public final class SimulatedHouses: Sendable {
             let stale = HouseKey(application: application, household: household, day: day - 2)
             houses[stale] = nil
         }
+    }
+}
+
+/// What one simulated house did on one day, as `smf energy houses` shows it (control command `energy.houses`).
+public struct SimulatedHouseReport: Sendable, Hashable, Codable {
+    /// The application (composition) whose services switched the house.
+    public var application: String
+    public var household: String
+    /// The simulated day, 0 for the first.
+    public var day: Int
+    /// Start interval of each flexible load that started, by load id.
+    public var starts: [String: Int]
+    /// Grid-side battery power set for an interval (kW, positive = charging), by interval (as a decimal string).
+    public var batteryKW: [String: Double]
+    /// The interval from which the household is out of the community, if it left that day.
+    public var leftAt: Int?
+
+    public init(application: String, household: String, day: Int, starts: [String: Int], batteryKW: [String: Double], leftAt: Int?) {
+        self.application = application
+        self.household = household
+        self.day = day
+        self.starts = starts
+        self.batteryKW = batteryKW
+        self.leftAt = leftAt
+    }
+
+    /// The battery power per interval of a day of `intervalCount` intervals (0 where none was set).
+    public func batteryPower(intervalCount: Int) -> [Double] {
+        var power = [Double](repeating: 0, count: intervalCount)
+        for (key, kW) in batteryKW {
+            if let t = Int(key), power.indices.contains(t) { power[t] = kW }
+        }
+        return power
     }
 }

@@ -43,6 +43,8 @@ public struct NodeConfiguration: Sendable {
     }()
     /// How long the node's own user registration in the overlay lives; it is stored again every half lifetime.
     public var overlayRegistrationLifetime: Duration = .seconds(3600)
+    /// The simulated households whose houses the node has, for its energy services (`smf run --energy-households`).
+    public var energy = NodeEnergyOptions()
     /// The service types the node offers and the sub-communities it takes part in (docs/services.md).
     public var services = NodeServiceOptions()
 

@@ -60,14 +60,15 @@ struct NodeServiceDirectory: ServiceDirectory {
 
 extension SMFNode {
     /// The service types this node can run, each with the stores it needs in the node's database: the probes, the
-    /// building-surveillance services (docs/surveillance.md) and the energy-community services (docs/energy.md).
-    static func serviceRegistry(database: SMFDatabase) -> ServiceComponentRegistry {
+    /// building-surveillance services (docs/surveillance.md) and the energy-community services (docs/energy.md), which
+    /// share the node's simulated houses (`smf run --energy-households`, NodeEnergy.swift).
+    static func serviceRegistry(database: SMFDatabase, energy: NodeEnergyOptions) -> ServiceComponentRegistry {
         let store = SQLiteServiceStore(database: database)
         let probes: [any ServiceComponentFactory] = [ProbeSourceFactory(store: store), ProbeRelayFactory(), ProbeSinkFactory(store: store)]
         let surveillance = SurveillanceComponents.factories(
             readings: SQLiteSensorReadingStore(database: database), state: SQLiteSurveillanceStateStore(database: database),
             alarms: SQLiteAlarmStore(database: database))
-        return ServiceComponentRegistry(probes + surveillance + EnergyComponents.factories())
+        return ServiceComponentRegistry(probes + surveillance + EnergyComponents.factories(houses: energy.houses))
     }
 
     /// Creates and starts the node's service runtime: it restores what it hosts and deployed, and publishes the
@@ -80,7 +81,7 @@ extension SMFNode {
         var logger = self.logger
         logger[metadataKey: "sdp.node"] = "\(self.configuration.user)"
         let runtime = ServiceRuntime(
-            configuration: configuration, endpoint: endpoint, transport: transport, registry: Self.serviceRegistry(database: database),
+            configuration: configuration, endpoint: endpoint, transport: transport, registry: Self.serviceRegistry(database: database, energy: self.configuration.energy),
             membership: serviceMembership,
             directory: NodeServiceDirectory(overlay: overlay, communities: communitySlot),
             store: SQLiteServiceStore(database: database),

@@ -88,6 +88,7 @@ public final class SMFNode: Sendable {
             try registerNodeCommands()
             try registerEventCommands()
             try registerOverlayCommands()
+            try registerEnergyCommands()
             try registerCommunityCommands()
             try registerServiceCommands()
         } catch {

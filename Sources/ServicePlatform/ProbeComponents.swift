@@ -74,19 +74,31 @@ public struct ProbeSourceFactory: ServiceComponentFactory {
     }
 
     public func makeComponent(for instance: ServiceInstanceInfo) throws -> any ServiceComponent {
-        let interval = try instance.parameter("interval").map { text in
+        let (interval, count) = try Self.settings(instance)
+        return ProbeSource(instance: instance, interval: interval, count: count, store: store)
+    }
+
+    /// An `interval` that is not a positive duration, or a `count` below 0, is refused before the host commits.
+    public func check(_ instance: ServiceInstanceInfo) throws {
+        _ = try Self.settings(instance)
+    }
+
+    private static func settings(_ instance: ServiceInstanceInfo) throws(ServicePlatformError) -> (interval: Duration, count: Int?) {
+        var interval = Duration.seconds(1)
+        if let text = instance.parameter("interval") {
             guard let duration = CompositionDuration.parse(text), duration > .zero else {
                 throw ServicePlatformError(.invalidConfiguration, "service \(instance.serviceID): interval '\(text)' is not a positive duration")
             }
-            return duration
-        } ?? .seconds(1)
-        let count = try instance.parameter("count").map { text in
-            guard let count = Int(text), count >= 0 else {
+            interval = duration
+        }
+        var count: Int?
+        if let text = instance.parameter("count") {
+            guard let number = Int(text), number >= 0 else {
                 throw ServicePlatformError(.invalidConfiguration, "service \(instance.serviceID): count '\(text)' is not a whole number ≥ 0")
             }
-            return count
+            count = number
         }
-        return ProbeSource(instance: instance, interval: interval, count: count, store: store)
+        return (interval, count)
     }
 }
 

@@ -291,6 +291,17 @@ public protocol ServiceComponentFactory: Sendable {
     /// Makes the component for one instance.
     /// - Throws: when the configuration cannot be used (the message names the parameter).
     func makeComponent(for instance: ServiceInstanceInfo) throws -> any ServiceComponent
+    /// Checks an instance's configuration on this node before the host commits its part of a deployment
+    /// (docs/services.md, "Instantiate"): a deploy MESSAGE placing a service whose check throws is answered
+    /// `488 Invalid Configuration: …` with the error's message, and the deploy fails naming the service and host, so
+    /// nothing is deployed. It must not start anything. The default accepts every configuration; a configuration it
+    /// lets through and ``makeComponent(for:)`` refuses shows as the instance's state `failed: …` instead.
+    /// - Throws: ``ServicePlatformError`` of code `invalidConfiguration` naming the service and the parameter.
+    func check(_ instance: ServiceInstanceInfo) throws
+}
+
+extension ServiceComponentFactory {
+    public func check(_ instance: ServiceInstanceInfo) throws {}
 }
 
 /// The service types a node can run, by type name.

@@ -35,7 +35,13 @@ extension ServiceRuntime {
         }
         for service in mine {
             guard let declaration = composition.service(service) else { return answer(request, 400, "Unknown Service \(service)") }
-            guard registry.factory(for: declaration.type) != nil else { return answer(request, 488, "No Component For Type \(declaration.type)") }
+            guard let factory = registry.factory(for: declaration.type) else { return answer(request, 488, "No Component For Type \(declaration.type)") }
+            do {
+                try factory.check(instanceInfo(service: declaration, of: deployment, scope: scope))
+            } catch {
+                let problem = (error as? ServicePlatformError)?.message ?? "\(error)"
+                return answer(request, 488, "Invalid Configuration: " + problem.split(whereSeparator: \.isNewline).joined(separator: " "))
+            }
         }
         guard isRunning else { return answer(request, 503) }
         switch ServiceRevisionDecision.decide(deployment, stored: hosted[deployment.application]?.deployment) {
@@ -179,11 +185,7 @@ extension ServiceRuntime {
         guard let application = hosted[key.application], let declaration = application.composition.service(key.service),
             let descriptor = catalog[declaration.type]
         else { return }
-        let info = ServiceInstanceInfo(
-            application: key.application, community: application.scope.community, subcommunity: application.scope.subcommunity,
-            declaration: declaration,
-            uri: ServiceAddressing.instanceURI(application: key.application, service: key.service, host: configuration.addressOfRecord).description,
-            hostAddressOfRecord: me, deployer: application.deployment.deployer)
+        let info = instanceInfo(service: declaration, of: application.deployment, scope: application.scope)
         guard let factory = registry.factory(for: declaration.type) else {
             await failed(key, "no component for type \(declaration.type) on this node")
             return
@@ -212,6 +214,15 @@ extension ServiceRuntime {
             await raiseNotice("service \(key.service) failed to start on \(me): \(error)", application: key.application, service: key.service)
         }
         markStatusDirty(key.application)
+    }
+
+    /// What an instance of `service` of `deployment` placed on this node is told about itself.
+    func instanceInfo(service declaration: ServiceDeclaration, of deployment: ServiceDeployment, scope: ServiceScope) -> ServiceInstanceInfo {
+        ServiceInstanceInfo(
+            application: deployment.application, community: scope.community, subcommunity: scope.subcommunity, declaration: declaration,
+            uri: ServiceAddressing.instanceURI(application: deployment.application, service: declaration.id, host: configuration.addressOfRecord)
+                .description,
+            hostAddressOfRecord: me, deployer: deployment.deployer)
     }
 
     private func failed(_ key: InstanceKey, _ problem: String) async {
@@ -280,7 +291,8 @@ extension ServiceRuntime {
         var needs: [AckNeed] = []
         for wire in wires where value.passes(wire.filters) {
             let wireKey = WireKey(application: application, wire: ServiceAddressing.wireID(wire))
-            needs.append(AckNeed(wire: wireKey, sequence: sequence))
+            // A relay does not wait for a feedback wire: around a loop it would wait for its own answer.
+            if !wire.isFeedback { needs.append(AckNeed(wire: wireKey, sequence: sequence)) }
             producers[wireKey]?.kick?.yield()
         }
         tied?.add(needs)

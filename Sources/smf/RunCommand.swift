@@ -103,6 +103,8 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var logging: LoggingOptions
 
+    @OptionGroup var energy: EnergyRunOptions
+
     @Option(
         name: .long,
         help: ArgumentHelp(
@@ -168,6 +170,7 @@ struct RunCommand: AsyncParsableCommand {
         if let overlayStabilizeMs { configuration.setOverlayStabilizeInterval(.milliseconds(overlayStabilizeMs)) }
         if let overlayTimeoutMs { configuration.overlay.requestTimeout = .milliseconds(overlayTimeoutMs) }
         if let overlayReplicas { configuration.overlay.replicaCount = overlayReplicas }
+        configuration.energy = try energy.options()
         configuration.services.offeredTypes = offer
         configuration.services.scopes = try scope.map { text throws(SMFNodeError) in try NodeServiceOptions.scope(text) }
         try discovery.apply(to: &configuration)

@@ -170,6 +170,54 @@ struct RefusingSIP: ServiceSIP {
         #expect(await (component as! CoordinatorComponent).isLeader == false)
     }
 
+    @Test func aCoordinatorLogsEveryNewPlanWithTheHouseholdsItCovers() async throws {
+        let (component, context) = try make("coordinator", ["priority": "1"])
+        try await component.start(context: context)
+        defer { Task { await component.stop() } }
+        let day = houses.day(seed: 1, households: 50, intervalMinutes: 15)
+        try await component.receive(
+            context.input(.aggregateForecast(AggregateForecast(community: "c", from: 0, netKW: day.inflexibleNet, households: [])), on: "balance"),
+            context: context)
+        for household in day.households.prefix(3) {
+            let declaration = FlexibilityDeclaration(household: household.id, loads: household.flexibleLoads, battery: household.battery)
+            try await component.receive(context.input(.flexibility(declaration), on: "offers", attributes: ["group": "g"]), context: context)
+        }
+        let coordinator = component as! CoordinatorComponent
+        await coordinator.fire(until: clock.time(of: 3, .coordinators))
+        try await component.receive(context.input(.withdrawal(household: "h001"), on: "offers"), context: context)
+        await coordinator.fire(until: clock.time(of: 8, .coordinators))
+        // One plan when it learnt the three households, one when h001 left; none when nothing changed.
+        let plans = context.log.lines.withLock { $0 }.filter { $0.message == "energy: plan" }.map(\.metadata)
+        #expect(plans.map { $0["energy.interval"] } == ["0", "4"])
+        #expect(plans.map { $0["energy.version"] } == ["1", "2"])
+        #expect(plans.map { $0["energy.households"] } == ["3", "2"])
+        #expect(plans.allSatisfy { $0["energy.leads"] == "true" && $0["energy.coordinator"] == "0001.svc" && $0["energy.day"] == "0" })
+        #expect(plans.allSatisfy { Double($0["energy.peak-kw"] ?? "") ?? 0 > 0 })
+    }
+
+    @Test func aPeerHeardLongBeforeTheDayIsNotSilentWhenTheDayBegins() async throws {
+        // Deployed three hours before the day: the peers announce themselves once, then only at their turns.
+        let (component, context) = try make("coordinator", ["priority": "5"])
+        context.time.withLock { $0 = Self.dayStart - .seconds(3 * 3600) }
+        try await component.start(context: context)
+        defer { Task { await component.stop() } }
+        try await component.receive(context.input(.coordinator(id: "0001.other"), on: "peers"), context: context)
+        let coordinator = component as! CoordinatorComponent
+        #expect(await coordinator.isLeader == false)
+        // The day's first turns: it does not count the peer gone before failover-after (45 min) of its own turns.
+        for n in 0...3 {
+            context.time.withLock { $0 = clock.time(of: n, .coordinators) }
+            await coordinator.fire(until: clock.time(of: n, .coordinators))
+        }
+        #expect(await coordinator.isLeader == false)
+        #expect(!context.messages(on: "peers").contains(.coordinatorLeft(id: "0001.other")))
+        // Silent from then on, it is gone after 45 minutes and one interval.
+        context.time.withLock { $0 = clock.time(of: 4, .coordinators) }
+        await coordinator.fire(until: clock.time(of: 4, .coordinators))
+        #expect(await coordinator.isLeader)
+        #expect(context.messages(on: "peers").last == .coordinatorLeft(id: "0001.other"))
+    }
+
     @Test func theSimulatedDayRepeatsAndEachDayIsDeclaredAndMeasuredAgain() async throws {
         let (flex, flexContext) = try make("flexibility", ["household": "h001"])
         let (meter, meterContext) = try make("household-meter", ["household": "h001"])

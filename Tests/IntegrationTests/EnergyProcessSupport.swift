@@ -3,7 +3,7 @@ import Energy
 import Foundation
 import Testing
 
-/// What the energy process test (docs/energy.md, "Process test plan") needs besides the `smf run` nodes: the
+/// What the energy process tests (docs/energy.md, "On real nodes") need besides the `smf run` nodes: the
 /// composition it deploys, and what the nodes' logs say happened. The flexibility services log one
 /// `energy: load started` line per load (household, load, interval) and one `energy: day over` line per day; the
 /// coordinators log `energy: coordinator leads` when they take the lead.

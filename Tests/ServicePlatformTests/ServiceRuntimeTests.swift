@@ -216,6 +216,31 @@ import Testing
         #expect(try alice.store.deployedApplications().isEmpty)
     }
 
+    @Test func aHostRefusesAPartItsComponentCannotBeConfiguredForAndNothingIsDeployed() async throws {
+        let sink = SinkLog()
+        let (alice, bob, carol) = try await threeNodes(sink: sink)
+        defer { Task { for node in [alice, bob, carol] { await node.stop() } } }
+        // The composition is valid (count is an integer), but the probe source cannot count to -1.
+        let composition = chainComposition(count: 1).replacingOccurrences(of: "<param name=\"count\">1</param>", with: "<param name=\"count\">-1</param>")
+        #expect(composition.contains("<param name=\"count\">-1</param>"))
+        #expect(CompositionLoader().load(bytes: Array(composition.utf8), fileName: "chain.xml").isValid)
+        do {
+            _ = try await alice.runtime.deploy(composition: composition, fileName: "chain.xml")
+            Issue.record("a host committed a part its component cannot be made for")
+        } catch {
+            #expect(error.problems.count == 1)
+            #expect(
+                error.problems.first?.contains(
+                    "service src (probe-source) on \(alice.aor) failed: 488 Invalid Configuration: service src: count '-1' is not a whole number ≥ 0") == true,
+                "\(error.problems)")
+        }
+        // The hosts that had accepted their part dropped it again; nothing was started.
+        #expect(try await eventually { try bob.store.hostedApplications().isEmpty && carol.store.hostedApplications().isEmpty })
+        #expect(try alice.store.hostedApplications().isEmpty)
+        #expect(try alice.store.deployedApplications().isEmpty)
+        #expect(sink.numbers.isEmpty)
+    }
+
     @Test func undeployStopsEveryInstanceEndsTheWiresAndDeletesWhatWasKept() async throws {
         let sink = SinkLog()
         let (alice, bob, carol) = try await threeNodes(sink: sink)
@@ -362,5 +387,73 @@ import Testing
             "carol", port: carol.port, directory: directory, more: factories, catalog: Self.catalog, store: carol.store, endpointStore: carol.endpointStore)
         defer { Task { await alice.stop(); await carol2.stop() } }
         #expect(await eventually { roster.states.current.last == ["ann", "cid"] })
+    }
+}
+
+/// Relays in a loop: the wire that closes it is marked feedback, and no relay waits for its own answer.
+@Suite(.serialized) struct ServiceRuntimeFeedbackTests {
+    static let catalog: ServiceTypeCatalog = {
+        var catalog = ServiceTypeCatalog.builtIn
+        catalog.register(
+            ServiceTypeDescriptor(
+                name: "ping-relay", summary: "test",
+                inputs: [PortDescriptor("in", package: "test-ping", value: "ping", required: true, "hops")],
+                outputs: [PortDescriptor("out", package: "test-ping", value: "ping", "hops + 1")]))
+        return catalog
+    }()
+
+    /// Every hop count each relay received, in order.
+    final class Hops: Sendable {
+        let received = Locked<[String: [Int]]>([:])
+    }
+
+    struct PingFactory: ServiceComponentFactory {
+        let typeName = "ping-relay"
+        let durability = ServiceDurability.relay
+        let hops: Hops
+        func makeComponent(for instance: ServiceInstanceInfo) throws -> any ServiceComponent { Ping(hops: hops, id: instance.serviceID) }
+    }
+
+    /// `a` sends hop 0 when it starts; each relay passes a hop on, one higher, up to 20.
+    struct Ping: ServiceComponent {
+        let hops: Hops
+        let id: String
+        func start(context: any ServiceContext) async throws {
+            if id == "a" { try await context.emit(ServiceValue(contentType: "text/plain", text: "0"), on: "out") }
+        }
+        func receive(_ input: ServiceInput, context: any ServiceContext) async throws {
+            guard case .value(_, _, let value) = input, let hop = Int(value.text) else { return }
+            hops.received.withLock { $0[id, default: []].append(hop) }
+            if hop < 20 { try await context.emit(ServiceValue(contentType: "text/plain", text: "\(hop + 1)"), on: "out") }
+        }
+        func stop() async {}
+    }
+
+    static let loop = """
+        <composition xmlns="urn:smf:composition:1" name="loop" community="test" subcommunity="lab">
+          <services>
+            <service id="a" type="ping-relay" placement="local"/>
+            <service id="b" type="ping-relay" placement="peer:carol"/>
+          </services>
+          <wires>
+            <wire id="there" from="a.out" to="b.in"/>
+            <wire id="back" from="b.out" to="a.in" feedback="true"/>
+          </wires>
+        </composition>
+        """
+
+    @Test func relaysInALoopPassEveryValueOnOnceWithoutWaitingForTheirOwnAnswer() async throws {
+        let directory = ServiceMemoryDirectory()
+        let hops = Hops()
+        let alice = try await RuntimeNode.start("alice", directory: directory, more: [PingFactory(hops: hops)], catalog: Self.catalog)
+        let carol = try await RuntimeNode.start("carol", directory: directory, more: [PingFactory(hops: hops)], catalog: Self.catalog)
+        defer { Task { await alice.stop(); await carol.stop() } }
+        #expect(try await eventually { try await directory.get(kind: .generic, name: ServiceRecordNames.node(community: "test", name: "carol")).count == 1 })
+        _ = try await alice.runtime.deploy(composition: Self.loop, fileName: "loop.xml")
+        #expect(await eventually(timeout: .seconds(30)) { hops.received.current["b"]?.last == 20 })
+        // Each hop reached its relay once: had b waited for a's answer around the loop (and a for b's), the NOTIFYs
+        // would have timed out (2 s here) and come again, and the relays would have received hops again.
+        #expect(hops.received.current["b"] == Array(stride(from: 0, through: 20, by: 2)))
+        #expect(hops.received.current["a"] == Array(stride(from: 1, through: 19, by: 2)))
     }
 }
