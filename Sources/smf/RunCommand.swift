@@ -22,8 +22,9 @@ struct RunCommand: AsyncParsableCommand {
             from <dir>/smf.sqlite, each with its own ring; requests of a community are verified (403 with the reason \
             when they fail) and the node serves the smf-membership package. Its service runtime runs the parts of \
             compositions placed on it, restores them after a restart, and publishes the types given with --offer in \
-            each of its sub-communities (smf deploy, docs/services.md). Prints one line 'smf ready: <listeners> \
-            data=<dir>' on stdout once the listeners are open; logs go to stderr.
+            each of its sub-communities (smf deploy, docs/services.md). As a building-surveillance supporter's node it \
+            keeps the alarms sent to it in its inbox and answers them (smf alarm answer, or --alarm-auto-answer). \
+            Prints one line 'smf ready: <listeners> data=<dir>' on stdout once the listeners are open; logs go to stderr.
             """
     )
 
@@ -98,9 +99,29 @@ struct RunCommand: AsyncParsableCommand {
     )
     var scope: [String] = []
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "How this node answers building-surveillance alarms sent to its supporter by itself: none (default: a person answers with smf alarm answer), accept or decline at once (unattended supporters, demos).",
+            valueName: "none|accept|decline")
+    )
+    var alarmAutoAnswer: String = "none"
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Test aid: drop this share (0 to 1, e.g. 0.1) of the UDP datagrams the node receives, as a lossy network would, so SIP retransmissions are exercised. Default 0.",
+            valueName: "fraction")
+    )
+    var injectUdpLoss: Double = 0
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
+        guard AlarmAutoAnswer(rawValue: alarmAutoAnswer) != nil else {
+            throw ValidationError("--alarm-auto-answer must be none, accept or decline, not '\(alarmAutoAnswer)'")
+        }
+        guard (0...0.9).contains(injectUdpLoss) else { throw ValidationError("--inject-udp-loss must be between 0 and 0.9, not \(injectUdpLoss)") }
         guard !data.isEmpty else { throw ValidationError("--data must name a directory") }
         guard !user.isEmpty, user.allSatisfy({ $0.isLetter || $0.isNumber || "-_.!~*'()&=+$,;?/".contains($0) }) else {
             throw ValidationError("--user '\(user)' is not a SIP user name (letters, digits and -_.!~*'()&=+$,;?/)")
@@ -158,6 +179,8 @@ struct RunCommand: AsyncParsableCommand {
         if let overlayReplicas { configuration.overlay.replicaCount = overlayReplicas }
         configuration.services.offeredTypes = offer
         configuration.services.scopes = try scope.map { text throws(SMFNodeError) in try NodeServiceOptions.scope(text) }
+        configuration.surveillance.alarmAutoAnswer = AlarmAutoAnswer(rawValue: alarmAutoAnswer) ?? .none
+        configuration.injectedUDPLoss = injectUdpLoss
         let dataDirectory = data
         let node = SMFNode(
             configuration: configuration,
