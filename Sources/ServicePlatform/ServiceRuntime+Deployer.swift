@@ -591,15 +591,21 @@ extension ServiceRuntime {
     /// Stores the node's `node:` record in each community and a provider record per offered type and scope, again
     /// every half lifetime (every few seconds while the overlay refuses them, e.g. before the node joined), and at
     /// once when the node's scopes change (it joined or left a sub-community).
+    ///
+    /// After a change of scopes the records are stored again 2, 4, 8, … seconds later (up to the half lifetime): a
+    /// ring that is still forming as members join may move a record's owner before it has replicated it.
     func publishRecordsForever() async {
         var publishedScopes: [ServiceScope]?
         var nextRefresh = clock.now()
+        var interval = configuration.retryDelay * 2
         while !Task.isCancelled {
             let scopes = await membership.scopes()
+            if scopes != publishedScopes { interval = configuration.retryDelay * 2 }
             if scopes != publishedScopes || clock.now() >= nextRefresh {
                 let published = await publishRecords()
                 publishedScopes = published ? scopes : nil
-                nextRefresh = clock.now() + (published ? configuration.recordLifetime / 2 : configuration.retryDelay * 2)
+                nextRefresh = clock.now() + (published ? interval : configuration.retryDelay * 2)
+                if published { interval = min(interval * 2, configuration.recordLifetime / 2) }
             }
             guard await pause(configuration.retryDelay * 2) else { return }
         }

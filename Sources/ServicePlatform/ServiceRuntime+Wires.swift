@@ -411,7 +411,12 @@ extension ServiceRuntime {
         }
         deliveriesInFlight += 1
         defer { deliveriesInFlight -= 1 }
-        if let answer = await membership.authorize(request, in: application.scope) { return Self.refusal(answer) }
+        if let answer = await membership.authorize(request, in: application.scope) {
+            logger.info(
+                "a wire's NOTIFY was refused by membership",
+                metadata: ["sdp.wire": "\(key.wire)", "sdp.status": "\(answer.statusCode) \(answer.reason ?? "")", "sip.call-id": "\(request.headers.callID ?? "-")"])
+            return Self.refusal(answer)
+        }
         if notification.state.value == .active, consumers[key]?.state != "active" {
             consumers[key]?.state = "active"
             markStatusDirty(key.application)
