@@ -443,6 +443,7 @@ extension ServiceRuntime {
                 return SIPRequestRefusal(statusCode: 500, reason: "Input Not Taken", retryAfter: 1)
             }
             consumers[key]?.received += 1
+            markStatusDirty(key.application)
             return nil
         }
         var taken: [String] = []

@@ -150,6 +150,9 @@ actor SupporterNotifierComponent: ServiceComponent {
         context = nil
     }
 
+    /// E.g. `1 alarm open` (for `smf app show`).
+    func summary() async -> String? { "\(deliveries.count) alarm\(deliveries.count == 1 ? "" : "s") open" }
+
     // MARK: - Selections
 
     func receive(_ input: ServiceInput, context: any ServiceContext) async throws {
