@@ -68,8 +68,9 @@ extension ServiceRuntime {
     }
 
     /// Decides a new SUBSCRIBE to an instance (docs/services.md "Wire"): the sender must be a member of the
-    /// application's sub-community and the consumer the current placement names. A SUBSCRIBE to the instance's own
-    /// URI (with parameters, e.g. the notifier's `;supporter=` resources) is its component's to admit; one addressed
+    /// application's sub-community and the consumer the current placement names. A SUBSCRIBE naming no wire (no `id`
+    /// in its Event) to the instance's own URI (with parameters, e.g. the notifier's `;supporter=` resources) is its
+    /// component's to admit; one addressed
     /// to no instance goes to the node's admission for the package, if it set one, else passes.
     func admit(_ request: SIPRequest) async -> SIPRequestRefusal? {
         guard let user = request.uri.user, user != configuration.nodeName, let target = ServiceAddressing.instance(ofUser: user) else {
@@ -80,7 +81,7 @@ extension ServiceRuntime {
             return SIPRequestRefusal(statusCode: 480, reason: "No Such Application Here Yet", retryAfter: 1)
         }
         if let answer = await membership.authorize(request, in: application.scope) { return Self.refusal(answer) }
-        if let resource = request.headers.to?.uri, resource.user == user {
+        if request.headers.event?.id == nil, let resource = request.headers.to?.uri, resource.user == user {
             return await admitInstanceSubscription(request, to: InstanceKey(application: target.application, service: target.service), resource: resource)
         }
         guard let current = hosted[target.application], let wireID = request.headers.event?.id, let wire = current.wire(wireID),
