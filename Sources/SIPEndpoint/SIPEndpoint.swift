@@ -579,7 +579,7 @@ public actor SIPEndpoint {
     }
 
     /// Transport, host and port of a SIP URI (RFC 3263 reduced to literal hosts and `transport=`).
-    nonisolated static func destination(for uri: SIPURI) -> SIPDestination? {
+    public nonisolated static func destination(for uri: SIPURI) -> SIPDestination? {
         guard uri.isSIP, uri.opaque == nil, !uri.host.isEmpty else { return nil }
         let transport = uri.transport.flatMap(SIPTransportProtocol.init(token:)) ?? .udp
         return SIPDestination(transport: transport, host: uri.maddr ?? uri.hostWithoutBrackets, port: uri.port ?? 5060)

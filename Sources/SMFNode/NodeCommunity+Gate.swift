@@ -145,7 +145,7 @@ extension NodeCommunities {
         } else if let resource = CommunityResource.of(request), let id = communityID(short: resource.communityShortID) {
             target = (id, resource.subCommunity)
         } else if request.headers[OverlaySIPCarriage.messageHeader] == nil,
-            let id = communityOfMember(at: destination) ?? communityOfMember(at: SIPEndpointDestination.of(request.uri))
+            let id = communityOfMember(at: destination) ?? communityOfMember(at: SIPEndpoint.destination(for: request.uri))
         {
             // Requests to a member's node (not the open default ring's messages, which stay unsigned). A request in a
             // dialog whose peer reached us over TCP goes back over that connection (RFC 5626 §5), from an ephemeral

@@ -333,11 +333,11 @@ enum NodeRequests {
     /// Sends one request outside any dialog and waits for its final answer (retransmitted over UDP by the
     /// transaction layer, RFC 3261 §17.1.2; over TCP when large).
     static func send(
-        _ method: SIPMethod, to target: SIPURI, from sender: SIPURI, event: String?, body: SIPEventBody?, expires: Int?,
+        _ method: SIPMethod, to target: SIPURI, from sender: SIPURI, event: String?, body: SIPEventBody, expires: Int?,
         transport: SIPTransport
     ) async -> RequestOutcome {
         var generator = SystemRandomNumberGenerator()
-        guard let destination = SIPEndpointDestination.of(target) else {
+        guard let destination = SIPEndpoint.destination(for: target) else {
             return RequestOutcome(target: target.description, statusCode: nil, reason: "'\(target)' names no host to send to")
         }
         let request = make(method, to: target, from: sender, event: event, body: body, expires: expires, generator: &generator)
@@ -349,21 +349,16 @@ enum NodeRequests {
         }
     }
 
+    /// A request outside any dialog: a pager MESSAGE's headers (RFC 3428 §4) with its method, `Event` and `Expires`.
     static func make(
-        _ method: SIPMethod, to target: SIPURI, from sender: SIPURI, event: String?, body: SIPEventBody?, expires: Int?,
+        _ method: SIPMethod, to target: SIPURI, from sender: SIPURI, event: String?, body: SIPEventBody, expires: Int?,
         generator: inout SystemRandomNumberGenerator
     ) -> SIPRequest {
-        var headers = SIPHeaders()
-        headers.add(name: "Max-Forwards", value: "70")
-        headers.to = SIPNameAddress(uri: target)
-        headers.from = SIPNameAddress(uri: sender, parameters: [("tag", SIPEventMessages.token(using: &generator))])
-        headers.callID = SIPEventMessages.token(length: 20, using: &generator)
-        headers.cseq = SIPCSeq(sequence: 1, method: method)
-        if let event { headers.add(name: "Event", value: event) }
-        if let expires { headers.expires = expires }
-        var request = SIPRequest(method: method, uri: target, headers: headers)
-        request.eventBody = body
-        if body == nil { request.headers.contentLength = 0 }
+        var request = SIPPagerMessage.make(to: target, from: sender, body: body, using: &generator)
+        request.method = method
+        request.headers.cseq = SIPCSeq(sequence: 1, method: method)
+        if let event { request.headers.add(name: "Event", value: event) }
+        if let expires { request.headers.expires = expires }
         return request
     }
 
@@ -395,14 +390,5 @@ extension Optional {
     func asyncFlatMap<T>(_ transform: (Wrapped) async throws -> T?) async rethrows -> T? {
         guard let value = self else { return nil }
         return try await transform(value)
-    }
-}
-
-/// Where a request to a URI goes (RFC 3263 reduced to literal hosts and `transport=`).
-enum SIPEndpointDestination {
-    static func of(_ uri: SIPURI) -> SIPDestination? {
-        guard uri.isSIP, uri.opaque == nil, !uri.host.isEmpty else { return nil }
-        let transport = uri.transport.flatMap(SIPTransportProtocol.init(token:)) ?? .udp
-        return SIPDestination(transport: transport, host: uri.maddr ?? uri.hostWithoutBrackets, port: uri.port ?? 5060)
     }
 }

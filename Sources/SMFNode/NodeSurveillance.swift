@@ -159,12 +159,9 @@ extension SMFNode {
         func milliseconds(_ time: Duration) -> Double { Double((time - origin).wholeNanoseconds) / 1e6 }
         return AlarmDetail(
             summary: summary(record), lines: AlarmListFormatter.show(record),
-            path: record.trace.map { hop in
-                AlarmPathHop(
-                    service: hop.service, type: hop.type, node: hop.node, action: hop.action.rawValue, port: hop.port, detail: hop.detail,
-                    atMilliseconds: milliseconds(.nanoseconds(hop.atNanoseconds)))
-            },
-            deliverySteps: record.steps.map { AlarmTimedLine(atMilliseconds: milliseconds($0.time), text: AlarmListFormatter.describe($0.kind, of: record.alarm)) })
+            path: record.trace,
+            deliverySteps: record.steps.map { AlarmTimedLine(atMilliseconds: milliseconds($0.time), text: AlarmListFormatter.describe($0.kind, of: record.alarm)) },
+            originNanoseconds: origin.wholeNanoseconds)
     }
 
     /// Sends the readings of `sensor.report`, one PUBLISH each, `window` at a time.

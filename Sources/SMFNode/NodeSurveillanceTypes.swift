@@ -1,6 +1,8 @@
 // The control commands of building surveillance on a node (docs/cli.md, docs/surveillance.md): their arguments and
 // answers, shared with the `smf` CLI.
 
+public import ServicePlatform
+
 /// What a supporter's node answers by itself when an alarm arrives (`smf run --alarm-auto-answer`): nothing (a
 /// person answers with `smf alarm answer`), or accept or decline at once (unattended supporters, demos, tests).
 public enum AlarmAutoAnswer: String, Sendable, Hashable, Codable, CaseIterable {
@@ -129,39 +131,20 @@ public struct AlarmDetail: Codable, Sendable, Hashable {
     public var summary: AlarmSummary
     /// The text `smf alarms --show` prints.
     public var lines: [String]
-    /// The hops before the notifier stored it.
-    public var path: [AlarmPathHop]
+    /// The hops before the notifier stored it (times in ns since 1970 on each node's clock).
+    public var path: [ServiceHop]
     /// Every recorded step, in words, with its time since the alarm's first hop.
     public var deliverySteps: [AlarmTimedLine]
+    /// What the times count from, ns since 1970: the path's first hop (the reading's arrival at the recorder), else
+    /// the alarm's raising.
+    public var originNanoseconds: Int64
 
-    public init(summary: AlarmSummary, lines: [String], path: [AlarmPathHop], deliverySteps: [AlarmTimedLine]) {
+    public init(summary: AlarmSummary, lines: [String], path: [ServiceHop], deliverySteps: [AlarmTimedLine], originNanoseconds: Int64) {
+        self.originNanoseconds = originNanoseconds
         self.summary = summary
         self.lines = lines
         self.path = path
         self.deliverySteps = deliverySteps
-    }
-}
-
-/// One hop of an alarm's path.
-public struct AlarmPathHop: Codable, Sendable, Hashable {
-    public var service: String
-    public var type: String
-    public var node: String
-    /// `request`, `received`, `emitted`.
-    public var action: String
-    public var port: String
-    public var detail: String?
-    /// Milliseconds since the path's first hop.
-    public var atMilliseconds: Double
-
-    public init(service: String, type: String, node: String, action: String, port: String, detail: String?, atMilliseconds: Double) {
-        self.service = service
-        self.type = type
-        self.node = node
-        self.action = action
-        self.port = port
-        self.detail = detail
-        self.atMilliseconds = atMilliseconds
     }
 }
 

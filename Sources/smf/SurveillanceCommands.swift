@@ -3,13 +3,13 @@ import ControlChannel
 import Foundation
 import SMFNode
 
-/// Reads `LAT,LON` (WGS 84 degrees).
+/// Reads `LAT,LON` (WGS 84 degrees) given to `option`.
 func parseLocation(_ text: String, option: String) throws -> (latitude: Double, longitude: Double) {
-    let parts = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+    let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
     guard parts.count == 2, let latitude = Double(parts[0]), let longitude = Double(parts[1]), (-90...90).contains(latitude),
         (-180...180).contains(longitude)
     else {
-        throw ValidationError("\(option) '\(text)' is not LAT,LON in degrees (latitude -90…90, longitude -180…180), e.g. 52.5200,13.4050")
+        throw ValidationError("\(option) must be LAT,LON with -90≤LAT≤90 and -180≤LON≤180, e.g. 48.85,2.35, not '\(text)'")
     }
     return (latitude, longitude)
 }
