@@ -207,8 +207,30 @@ final class SurveillanceCluster {
         return output.split(separator: "\n").compactMap { try? JSONDecoder().decode(InboxAlarm.self, from: Data($0.utf8)) }
     }
 
+    /// Starts `smf ARGUMENTS --data <name's node>` that runs until stopped (`--follow`); returns it and what it prints.
+    func follow(_ name: String, _ arguments: [String]) throws -> (process: Process, output: OutputBuffer) {
+        let process = Process()
+        process.executableURL = smfBinary()
+        process.arguments = arguments + ["--data", try self[name].dataDirectory.path]
+        let pipe = Pipe()
+        let output = OutputBuffer()
+        pipe.fileHandleForReading.readabilityHandler = { handle in output.append(handle.availableData) }
+        process.standardOutput = pipe
+        process.standardError = pipe
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        followers.append(process)
+        return (process, output)
+    }
+
+    private var followers: [Process] = []
+
     /// Stops every node and removes its data directory.
     func cleanUp() {
+        for process in followers where process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
         for node in nodes.values { node.cleanUp() }
     }
 }

@@ -105,11 +105,22 @@ import Testing
         try await cluster.register("dave", application: Self.variant1, location: "52.5230,13.4060")
         try await cluster.register("bob", application: Self.variant1, location: "52.5290,13.4130")
         try await cluster.waitForSupporters(3, withAvailability: 3, application: Self.variant1, watchers: ["alice", "dave", "bob"])
+        // Both tails run while it happens: the notifier's steps, and dave's inbox.
+        let steps = try cluster.follow("notifier", ["alarms", "--follow"])
+        let inbox = try cluster.follow("dave", ["alarm", "inbox", "--follow"])
 
         try await cluster.report("smoke-kitchen", value: 0.8, application: Self.variant1)
         try await cluster.report("smoke-hall", value: 0.7, application: Self.variant1)
         let alarm = try #require(try await cluster.acceptedAlarms().first)
         #expect(alarm.acceptedBy == (try cluster.addressOfRecord("bob")))
+        #expect(steps.output.text.hasPrefix("no alarms on this node\n"), "\(steps.output.text)")
+        let tailed = try await pollUntil(within: .seconds(10)) {
+            ["\(alarm.id) raised", "\(alarm.id) escalated from alice: declined", "\(alarm.id) escalated from dave: no-answer", "\(alarm.id) accepted by bob"]
+                .allSatisfy { steps.output.text.contains($0) }
+        }
+        #expect(tailed, "smf alarms --follow printed:\n\(steps.output.text)")
+        #expect(inbox.output.text.contains("\(alarm.id) critical fire in house-12"), "smf alarm inbox --follow printed:\n\(inbox.output.text)")
+        #expect(steps.process.isRunning && inbox.process.isRunning, "both follow until stopped")
         let shown = try await cluster.show(alarm.id)
         let order = ["escalated from alice: declined", "contacted dave", "escalated from dave: no-answer", "contacted bob", "accepted by bob"]
         let positions = order.map { shown.range(of: $0)?.lowerBound }
