@@ -225,7 +225,9 @@ enum AlarmBench {
         guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
             let kilobytes = line.split(separator: " ").dropFirst().first.flatMap({ Double($0) })
         else { throw BenchmarkCheckFailed(description: "no VmRSS for the node") }
-        printError("smf-bench: one node with all seven services, idle: \(line.split(separator: " ").dropFirst().joined(separator: " "))")
+        let parts = status.split(separator: "\n").filter { $0.hasPrefix("VmRSS:") || $0.hasPrefix("RssAnon:") || $0.hasPrefix("RssFile:") }
+            .map { $0.split(whereSeparator: { $0 == " " || $0 == "\t" }).joined(separator: " ") }
+        printError("smf-bench: one node with all seven services, idle: \(parts.joined(separator: ", ")) (RssFile: the binary and libraries mapped, shared with other processes)")
         return kilobytes / 1024
     }
 }
