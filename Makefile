@@ -14,7 +14,7 @@ TEST_DEBS    := $(BUILD_DEBS) sip-tester sipsak baresip-core kamailio kamailio-p
 all: build
 
 help:
-	@echo "make demo   - start a small smf community on 127.0.0.1 and show the SIP it exchanges"
+	@echo "make demo   - building surveillance on 9+ smf nodes on 127.0.0.1: a smoke alarm, its path hop by hop, who accepted"
 	@echo "make test   - every test: unit, transcript, socket, process and interop (sipp, sipsak)"
 	@echo "make bench  - release-build benchmarks; prints 'name value unit' lines"
 	@echo "make fuzz   - bounded libFuzzer run of the SIP parser (FUZZ_SECONDS, default 60)"

@@ -579,7 +579,7 @@ public actor SIPEndpoint {
     }
 
     /// Transport, host and port of a SIP URI (RFC 3263 reduced to literal hosts and `transport=`).
-    nonisolated static func destination(for uri: SIPURI) -> SIPDestination? {
+    public nonisolated static func destination(for uri: SIPURI) -> SIPDestination? {
         guard uri.isSIP, uri.opaque == nil, !uri.host.isEmpty else { return nil }
         let transport = uri.transport.flatMap(SIPTransportProtocol.init(token:)) ?? .udp
         return SIPDestination(transport: transport, host: uri.maddr ?? uri.hostWithoutBrackets, port: uri.port ?? 5060)
@@ -663,8 +663,8 @@ public actor SIPEndpoint {
     ///   ``SIPEndpointError/storeFailed(_:)``.
     public func setState(package: String, resource: SIPURI? = nil, body: SIPEventBody?) throws(SIPEndpointError) {
         guard isRunning else { throw .notRunning }
-        guard packages[package] != nil else { throw .unknownPackage(package) }
-        let key = SIPEventResource.key(for: resource ?? configuration.localURI)
+        guard let served = packages[package] else { throw .unknownPackage(package) }
+        let key = served.resourceKey(for: resource ?? configuration.localURI)
         let now = self.now
         execute(try commit { changeResourceState(package: package, resource: key, state: body, now: now).map(Step.notifier) })
     }
@@ -854,12 +854,34 @@ public actor SIPEndpoint {
         to target: SIPURI, resource: SIPURI? = nil, subscriber: SIPURI? = nil, event: SIPEventHeader, eventParameters: [String: String] = [:],
         expires: Int = 3600, accept: [String] = [], retryDelay: Duration? = nil, handler: @escaping SIPNotificationHandler
     ) throws(SIPEndpointError) -> SIPSubscriptionHandle {
+        try startSubscription(
+            to: target, resource: resource, subscriber: subscriber, event: event, eventParameters: eventParameters, expires: expires,
+            accept: accept, body: nil, retryDelay: retryDelay, handler: handler)
+    }
+
+    /// Subscribes with a body in the initial SUBSCRIBE (RFC 6665 §4.1.2.1: its meaning is the package's, e.g. the
+    /// alarm a supporter is asked about in `m2m-alarm`), from `subscriber` (default: the endpoint's AoR) to the
+    /// resource `resource` (default: `target`). Refreshes carry no body. NOTIFYs arrive on the handle's stream.
+    public func subscribe(
+        to target: SIPURI, resource: SIPURI? = nil, subscriber: SIPURI? = nil, package: String, expires: Int = 3600, accept: [String] = [],
+        body: SIPEventBody?
+    ) throws(SIPEndpointError) -> SIPSubscriptionHandle {
+        try startSubscription(
+            to: target, resource: resource, subscriber: subscriber, event: SIPEventHeader(package: package), eventParameters: [:],
+            expires: expires, accept: accept, body: body, retryDelay: nil, handler: nil)
+    }
+
+    private func startSubscription(
+        to target: SIPURI, resource: SIPURI?, subscriber: SIPURI?, event: SIPEventHeader, eventParameters: [String: String], expires: Int,
+        accept: [String], body: SIPEventBody?, retryDelay: Duration?, handler: SIPNotificationHandler?
+    ) throws(SIPEndpointError) -> SIPSubscriptionHandle {
         guard isRunning else { throw .notRunning }
         guard Self.destination(for: target) != nil else { throw .noDestination(target) }
-        let subscriberConfiguration = SIPSubscriberConfiguration(
+        var subscriberConfiguration = SIPSubscriberConfiguration(
             requestURI: target, resource: resource, subscriber: subscriber ?? configuration.localURI, localContact: configuration.contact,
             event: event, expires: expires, accept: accept, retryDelay: retryDelay ?? configuration.subscriberRetryDelay,
             notifyWait: configuration.notifyWait, eventParameters: eventParameters)
+        subscriberConfiguration.body = body
         var machine = SIPSubscriberSubscription(configuration: subscriberConfiguration)
         let (stream, continuation) = AsyncStream.makeStream(of: SIPSubscriptionUpdate.self)
         let id = nextID()
@@ -1093,9 +1115,15 @@ public actor SIPEndpoint {
     /// could not reach the peer.
     /// - Throws: ``SIPEndpointError/notRunning``, ``SIPEndpointError/noDestination(_:)``.
     public func sendMessage(to target: SIPURI, body: SIPEventBody) async throws(SIPEndpointError) -> SIPMessageDeliveryResult {
+        try await sendMessage(to: target, from: configuration.localURI, body: body)
+    }
+
+    /// Sends a pager-mode MESSAGE from `sender` (e.g. a service instance's URI on this node, so that a reply
+    /// reaches the instance); see ``sendMessage(to:body:)``.
+    public func sendMessage(to target: SIPURI, from sender: SIPURI, body: SIPEventBody) async throws(SIPEndpointError) -> SIPMessageDeliveryResult {
         guard isRunning else { throw .notRunning }
         guard let destination = Self.destination(for: target) else { throw .noDestination(target) }
-        let request = SIPPagerMessage.make(to: target, from: configuration.localURI, body: body, using: &generator)
+        let request = SIPPagerMessage.make(to: target, from: sender, body: body, using: &generator)
         do {
             let response = try await transport.send(request, to: destination)
             return SIPMessageDeliveryResult(response: response) ?? .timedOut

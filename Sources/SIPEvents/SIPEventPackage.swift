@@ -66,6 +66,9 @@ public protocol SIPEventPackage: Sendable {
     /// Composes the live publications of one resource, oldest first, into its state
     /// (RFC 3903 §4.1); `nil` when there is no state.
     func compose(_ publications: [SIPEventBody]) -> SIPEventBody?
+    /// The key of the resource `uri` names: a SUBSCRIBE's To URI and the URI a state is set for map to the same
+    /// key when they name the same resource (default ``SIPEventResource/key(for:)``: scheme, user and host).
+    func resourceKey(for uri: SIPURI) -> String
 }
 
 extension SIPEventPackage {
@@ -76,6 +79,7 @@ extension SIPEventPackage {
     public func initialState(for subscription: SIPNotifierSubscription) -> SIPEventBody? { nil }
     /// The latest publication wins.
     public func compose(_ publications: [SIPEventBody]) -> SIPEventBody? { publications.last }
+    public func resourceKey(for uri: SIPURI) -> String { SIPEventResource.key(for: uri) }
 }
 
 /// A package defined by values, for packages that need no code (and for tests).
@@ -86,12 +90,15 @@ public struct SIPBasicEventPackage: SIPEventPackage {
     public var minimumNotifyInterval: Duration
     /// Decides new subscriptions; accepts all by default.
     public var authorization: @Sendable (SIPRequest) -> SIPSubscriptionAuthorization
+    /// URI parameters that tell this package's resources apart (``SIPEventResource/key(for:keeping:)``); none by default.
+    public var resourceParameters: [String]
 
     public init(
         name: String, acceptedContentTypes: [String] = ["*/*"], expiresPolicy: SIPExpiresPolicy = SIPExpiresPolicy(),
-        minimumNotifyInterval: Duration = .zero,
+        minimumNotifyInterval: Duration = .zero, resourceParameters: [String] = [],
         authorization: @escaping @Sendable (SIPRequest) -> SIPSubscriptionAuthorization = { _ in .accept }
     ) {
+        self.resourceParameters = resourceParameters
         self.name = name
         self.acceptedContentTypes = acceptedContentTypes
         self.expiresPolicy = expiresPolicy
@@ -100,4 +107,8 @@ public struct SIPBasicEventPackage: SIPEventPackage {
     }
 
     public func authorize(_ subscribe: SIPRequest) -> SIPSubscriptionAuthorization { authorization(subscribe) }
+
+    public func resourceKey(for uri: SIPURI) -> String {
+        resourceParameters.isEmpty ? SIPEventResource.key(for: uri) : SIPEventResource.key(for: uri, keeping: resourceParameters)
+    }
 }

@@ -210,7 +210,7 @@ public struct SIPNotifier: Sendable {
     ) -> [SIPNotifierAction] {
         // Kept for the subscription's life: its bytes go to the text arena.
         let key = key.inArena
-        let resource = interner.intern(SIPEventResource.key(for: request.headers.to?.uri ?? request.uri))
+        let resource = interner.intern(package.resourceKey(for: request.headers.to?.uri ?? request.uri))
         // The subscriber is the dialog's remote URI: share that text when it is the same.
         let from = request.headers.from?.uri.description ?? ""
         var subscription = SIPNotifierSubscription(

@@ -211,6 +211,44 @@ public enum SIPEventResource {
         let user = uri.user.map { "\($0)@" } ?? ""
         return "\(uri.scheme):\(user)\(uri.host.lowercased())"
     }
+
+    /// ``key(for:)`` followed by the URI parameters named in `parameters` that `uri` carries, in that order
+    /// (`;name=value`, the value percent-decoded), for packages whose resources differ by a parameter (e.g. one
+    /// alarm resource per supporter: `sip:app.notifier@host;supporter=bob%40north.example`).
+    public static func key(for uri: SIPURI, keeping parameters: [String]) -> String {
+        var key = key(for: uri)
+        for name in parameters {
+            guard let value = uri.parameters.value(name) else { continue }
+            key += ";\(name.lowercased())=\(percentDecoded(value))"
+        }
+        return key
+    }
+
+    /// `value` with its `%XX` escapes decoded (RFC 3261 §25.1); an invalid escape stays as it is.
+    static func percentDecoded(_ value: String) -> String {
+        let bytes = Array(value.utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var index = 0
+        func hex(_ byte: UInt8) -> UInt8? {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+            default: nil
+            }
+        }
+        while index < bytes.count {
+            if bytes[index] == UInt8(ascii: "%"), index + 2 < bytes.count, let high = hex(bytes[index + 1]), let low = hex(bytes[index + 2]) {
+                out.append(high << 4 | low)
+                index += 3
+            } else {
+                out.append(bytes[index])
+                index += 1
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
 }
 
 /// One subscription as the notifier sees it (RFC 6665 §4.2): pending or active, its expiry,

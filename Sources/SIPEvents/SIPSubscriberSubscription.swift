@@ -30,6 +30,9 @@ public struct SIPSubscriberConfiguration: Hashable, Sendable {
     public var refreshWindow: ClosedRange<Double>
     /// … but never later than this before expiry.
     public var refreshMargin: Duration
+    /// The body of the initial SUBSCRIBE (RFC 6665 §4.1.2.1: the package says what it means), if any;
+    /// refreshes carry none.
+    public var body: SIPEventBody?
 
     public init(
         requestURI: SIPURI, resource: SIPURI? = nil, subscriber: SIPURI, localContact: SIPURI, event: SIPEventHeader,
@@ -426,7 +429,9 @@ public struct SIPSubscriberSubscription: Hashable, Sendable {
         headers.expires = requestedExpires
         if !configuration.accept.isEmpty { headers.add(name: "Accept", value: configuration.accept.joined(separator: ", ")) }
         headers.contentLength = 0
-        return SIPRequest(method: .subscribe, uri: configuration.requestURI, headers: headers)
+        var request = SIPRequest(method: .subscribe, uri: configuration.requestURI, headers: headers)
+        if let body = configuration.body { request.eventBody = body }
+        return request
     }
 
     private func inDialogSubscribe(_ usage: inout DialogUsage, expires: Int) -> SIPRequest {

@@ -50,6 +50,14 @@ public final class SIPTransport: Service, Sendable {
         }
     }
 
+    /// Datagrams dropped on purpose so far (``SIPTransportConfiguration/injectedReceiveLoss``, a test aid).
+    public var injectedDrops: Int {
+        get async {
+            let engine = self.engine
+            return (try? await engine.eventLoop.submit { engine.injectedDrops }.get()) ?? 0
+        }
+    }
+
     /// Runs until graceful shutdown or cancellation, then closes every socket.
     public func run() async throws {
         let addresses = try await bind()

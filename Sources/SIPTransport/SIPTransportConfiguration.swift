@@ -28,6 +28,10 @@ public struct SIPTransportConfiguration: Sendable {
     /// sending it, which makes `send` throw ``SIPTransportError/refused``. The transport knows nothing of what
     /// the hook does; nil (the default) sends every request unchanged.
     public var outboundRequestHook: SIPOutboundRequestHook?
+    /// A test aid (`smf run --inject-udp-loss`): this share (0…1) of the datagrams received is dropped before
+    /// they are parsed, as a lossy network would, so retransmissions (RFC 3261 §17.1.2.2, §17.2.2) are exercised
+    /// on real sockets where `tc netem` is not available. 0 (the default) drops nothing.
+    public var injectedReceiveLoss: Double = 0
 
     public init() {}
 }

@@ -36,6 +36,8 @@ final class SIPTransportEngine: @unchecked Sendable {
     }
 
     private var timers: [TimerID: Scheduled<Void>] = [:]
+    /// Datagrams dropped by ``SIPTransportConfiguration/injectedReceiveLoss``.
+    private(set) var injectedDrops = 0
 
     /// Where a client transaction sends its request and who waits for the final response.
     private struct ClientContext {
@@ -150,6 +152,10 @@ final class SIPTransportEngine: @unchecked Sendable {
 
     func datagramReceived(_ bytes: ByteBuffer, from remote: SocketAddress, on channel: any Channel) {
         guard !isClosed else { return }
+        if configuration.injectedReceiveLoss > 0, Double.random(in: 0..<1) < configuration.injectedReceiveLoss {
+            injectedDrops += 1
+            return
+        }
         let message: SIPMessage
         do throws(SIPParseError) {
             message = try parser.parse(datagram: bytes)

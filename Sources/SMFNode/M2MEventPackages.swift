@@ -5,16 +5,22 @@ import SIPEvents
 ///
 /// Kept here until the service runtime declares packages from composition files.
 public enum M2MEventPackages {
-    /// `m2m-alarm`: an alarm's current state, as text or JSON (`smf state set --package m2m-alarm TEXT`).
+    /// `m2m-alarm`: an alarm's current state, as text or JSON (`smf state set --package m2m-alarm TEXT`), and the
+    /// building-surveillance alarms (docs/surveillance.md).
     ///
-    /// - Bodies: `text/plain` or `application/json`.
+    /// - Bodies: `text/plain`, `application/json`, an alarm (`application/smf-alarm+json`: a notifier's NOTIFY to a
+    ///   supporter's node, or the body of its SUBSCRIBE in variant 2) or an answer (`application/smf-alarm-answer+json`:
+    ///   a supporter's NOTIFY in that subscription).
+    /// - Resources: the To URI's scheme, user and host, and its `supporter` parameter, so each supporter has its own
+    ///   alarm resource at a notifier (`sip:app.notifier@host;supporter=bob%40north.example`).
     /// - First NOTIFY (RFC 6665 §4.2.1.2): the resource's current state, or no body when none was set yet.
     /// - No rate limit: an alarm is sent as soon as it changes (RFC 6665 §5.4.7 leaves the interval to the package).
     public static let alarm = SIPBasicEventPackage(
         name: "m2m-alarm",
-        acceptedContentTypes: ["text/plain", "application/json"],
+        acceptedContentTypes: ["text/plain", "application/json", "application/smf-alarm+json", "application/smf-alarm-answer+json"],
         expiresPolicy: SIPExpiresPolicy(),
-        minimumNotifyInterval: .zero
+        minimumNotifyInterval: .zero,
+        resourceParameters: ["supporter"]
     )
 
     /// Every M2M package, for registration with the endpoint.

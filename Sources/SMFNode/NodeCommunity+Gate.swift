@@ -144,8 +144,12 @@ extension NodeCommunities {
             target = (id, nil)
         } else if let resource = CommunityResource.of(request), let id = communityID(short: resource.communityShortID) {
             target = (id, resource.subCommunity)
-        } else if request.headers[OverlaySIPCarriage.messageHeader] == nil, let id = communityOfMember(at: destination) {
-            // Requests to a member's node (not the open default ring's messages, which stay unsigned).
+        } else if request.headers[OverlaySIPCarriage.messageHeader] == nil,
+            let id = communityOfMember(at: destination) ?? communityOfMember(at: SIPEndpoint.destination(for: request.uri))
+        {
+            // Requests to a member's node (not the open default ring's messages, which stay unsigned). A request in a
+            // dialog whose peer reached us over TCP goes back over that connection (RFC 5626 §5), from an ephemeral
+            // port no contact names: its Request-URI, the peer's Contact, says whose node it is.
             target = (id, "")
         }
         guard let target, let state = communities[target.id], state.revokedSelf == nil else { return request }
@@ -162,7 +166,8 @@ extension NodeCommunities {
     }
 
     /// The community of a known member whose contact is `destination`'s host and port.
-    private func communityOfMember(at destination: SIPDestination) -> CommunityID? {
+    private func communityOfMember(at destination: SIPDestination?) -> CommunityID? {
+        guard let destination else { return nil }
         let key = Self.endpointKey(host: destination.host, port: destination.port)
         return communities.keys.sorted().first { memberEndpoints[$0]?.contains(key) == true }
     }

@@ -47,6 +47,10 @@ public struct NodeConfiguration: Sendable {
     public var energy = NodeEnergyOptions()
     /// The service types the node offers and the sub-communities it takes part in (docs/services.md).
     public var services = NodeServiceOptions()
+    /// Building surveillance: how the node answers alarms sent to its supporter (docs/surveillance.md).
+    public var surveillance = NodeSurveillanceOptions()
+    /// A test aid (`smf run --inject-udp-loss`): the share of received UDP datagrams the transport drops (0…1).
+    public var injectedUDPLoss: Double = 0
 
     public init(
         listeners: [SIPListenAddress] = NodeConfiguration.defaultListeners,

@@ -16,11 +16,14 @@ final class NodeRuntime: Sendable {
     let overlay: NodeOverlay
     /// The Service Delivery Platform runtime (docs/services.md).
     let services: ServiceRuntime
+    /// The node as a building-surveillance supporter's own node (docs/surveillance.md).
+    let supporter: NodeSupporter
 
     init(
         database: SMFDatabase, endpoint: SIPEndpoint, presence: NodePresence, inbox: MessageInbox, registration: RegistrationClient?,
-        overlay: NodeOverlay, services: ServiceRuntime
+        overlay: NodeOverlay, services: ServiceRuntime, supporter: NodeSupporter
     ) {
+        self.supporter = supporter
         self.database = database
         self.endpoint = endpoint
         self.presence = presence

@@ -22,11 +22,14 @@ public struct NodeStatus: Codable, Sendable, Equatable {
     public var nodeID: String?
     /// The overlay ring phase: `idle`, `joining`, `joined` or `left`.
     public var ringPhase: String?
+    /// UDP datagrams dropped on purpose (`smf run --inject-udp-loss`); nil when no loss is injected.
+    public var injectedUDPDrops: Int?
 
     public init(
         version: String, user: String, dataDirectory: String, listeners: [String], uptimeSeconds: Int, pid: Int, nodeID: String? = nil,
-        ringPhase: String? = nil
+        ringPhase: String? = nil, injectedUDPDrops: Int? = nil
     ) {
+        self.injectedUDPDrops = injectedUDPDrops
         self.version = version
         self.user = user
         self.dataDirectory = dataDirectory
@@ -59,7 +62,8 @@ extension SMFNode {
                 uptimeSeconds: Int(uptime.components.seconds),
                 pid: Int(ProcessInfo.processInfo.processIdentifier),
                 nodeID: overlay?.me.id.description,
-                ringPhase: overlay.map { "\($0.phase)" }
+                ringPhase: overlay.map { "\($0.phase)" },
+                injectedUDPDrops: configuration.injectedUDPLoss > 0 ? await transport.injectedDrops : nil
             )
         }
     }

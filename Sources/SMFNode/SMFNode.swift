@@ -63,6 +63,7 @@ public final class SMFNode: Sendable {
         let communitySlot = NodeCommunitySlot()
         self.communitySlot = communitySlot
         transportConfiguration.outboundRequestHook = communitySlot.outboundHook
+        transportConfiguration.injectedReceiveLoss = configuration.injectedUDPLoss
         let router = NodeRequestRouter(
             core: userAgent, slot: runtimeSlot, transport: listenAddresses, user: configuration.user, communities: communitySlot, logger: logger)
         self.transport = SIPTransport(configuration: transportConfiguration, handler: router, eventLoopGroup: eventLoopGroup, logger: logger)
@@ -91,6 +92,7 @@ public final class SMFNode: Sendable {
             try registerEnergyCommands()
             try registerCommunityCommands()
             try registerServiceCommands()
+            try registerSurveillanceCommands()
         } catch {
             logger.error("cannot register the node's control commands", metadata: ["smf.error": "\(error)"])
         }
@@ -172,9 +174,13 @@ public final class SMFNode: Sendable {
         let presence = NodePresence(endpoint: endpoint, database: database, aor: aor, publicationTarget: registrarAoR, logger: logger)
         await presence.restore()
         let services = await startServices(database: database, endpoint: endpoint, overlay: overlay, aor: aor)
+        let supporter = NodeSupporter(
+            endpoint: endpoint, transport: transport, services: services, store: SQLiteSupporterStore(database: database), aor: aor,
+            autoAnswer: configuration.surveillance.alarmAutoAnswer, logger: logger)
+        await supporter.start()
         let runtime = NodeRuntime(
             database: database, endpoint: endpoint, presence: presence, inbox: inbox, registration: registration, overlay: overlay,
-            services: services)
+            services: services, supporter: supporter)
         await startCommunities(database: database, overlay: overlay, endpoint: endpoint, aor: aor)
         runtimeSlot.set(runtime)
     }
@@ -291,6 +297,7 @@ struct EndpointService: Service {
         } else {
             try? await gracefulShutdown()
         }
+        await runtime.supporter.stop()
         await runtime.stopServices()
         await runtime.inbox.close()
         await runtime.endpoint.shutdown()

@@ -27,6 +27,10 @@ public struct ServiceValue: Sendable, Hashable, Codable {
     /// A wire filter `name=value` passes a value whose attribute `name` equals `value`; a value without the
     /// attribute does not pass.
     public var attributes: [String: String]
+    /// The path the value took, hop by hop (``ServiceHop``): the runtime starts it when a request reaches an
+    /// instance, and a value emitted while handling an input gets that input's trace plus its own hop. Components
+    /// leave it empty; a component that keeps a value's history (the notifier, for an alarm) reads it.
+    public var trace: [ServiceHop] = []
 
     /// Creates a value.
     public init(id: String = "", contentType: String, body: [UInt8], attributes: [String: String] = [:]) {
@@ -34,6 +38,28 @@ public struct ServiceValue: Sendable, Hashable, Codable {
         self.contentType = contentType
         self.body = body
         self.attributes = attributes
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case id, contentType, body, attributes, trace
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        id = try container.decode(String.self, forKey: .id)
+        contentType = try container.decode(String.self, forKey: .contentType)
+        body = try container.decode([UInt8].self, forKey: .body)
+        attributes = try container.decode([String: String].self, forKey: .attributes)
+        trace = try container.decodeIfPresent([ServiceHop].self, forKey: .trace) ?? []
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(contentType, forKey: .contentType)
+        try container.encode(body, forKey: .body)
+        try container.encode(attributes, forKey: .attributes)
+        if !trace.isEmpty { try container.encode(trace, forKey: .trace) }
     }
 
     /// Creates a value from UTF-8 text.
@@ -160,15 +186,28 @@ public struct ServiceDirectRequest: Sendable, Hashable {
     /// The body, if any.
     public var contentType: String?
     public var body: [UInt8]
+    /// The request's `Expires` (RFC 3903 §4.1: 0 removes a publication), when it has one.
+    public var expires: Int?
+    /// The request's `SIP-If-Match` (RFC 3903 §4.4: the entity tag a refresh or modification names), when it has one.
+    public var ifMatch: String?
+    /// Whether the sender proved membership of the instance's sub-community. Only components that admit
+    /// outsiders (``ServiceComponent/admitsOutsider(_:)``, e.g. a plain phone replying to an alarm MESSAGE) ever
+    /// see `false`.
+    public var fromMember: Bool = true
 
     /// Creates a request description.
-    public init(method: String, eventPackage: String?, from: String, requestURI: String, contentType: String?, body: [UInt8]) {
+    public init(
+        method: String, eventPackage: String?, from: String, requestURI: String, contentType: String?, body: [UInt8], expires: Int? = nil,
+        ifMatch: String? = nil
+    ) {
         self.method = method
         self.eventPackage = eventPackage
         self.from = from
         self.requestURI = requestURI
         self.contentType = contentType
         self.body = body
+        self.expires = expires
+        self.ifMatch = ifMatch
     }
 
     /// The body as UTF-8 text.
@@ -207,7 +246,8 @@ public enum ServiceSubscriptionUpdate: Sendable, Hashable {
 /// SIP a component may send to parties outside the composition's wires. Every request goes out signed
 /// for the instance's community when the node is a member (docs/community.md).
 public protocol ServiceSIP: Sendable {
-    /// Sends a pager-mode MESSAGE (RFC 3428) and returns how it ended.
+    /// Sends a pager-mode MESSAGE (RFC 3428) from the instance's URI (a reply reaches the instance) and returns how
+    /// it ended.
     func sendMessage(to uri: String, contentType: String, body: [UInt8]) async -> ServiceDeliveryResult
     /// SUBSCRIBEs to `package` at `uri` with an optional body (RFC 6665 §4.1); the stream carries its NOTIFYs
     /// until it ends. Ending the consuming task, or calling `cancel`, unsubscribes.
@@ -272,6 +312,15 @@ public protocol ServiceComponent: Sendable {
     func stop() async
     /// One line about the instance's own state for `smf app show` (e.g. "412 readings stored"), or nil.
     func summary() async -> String?
+    /// Whether a direct request from outside the instance's sub-community may still reach ``handle(_:context:)``
+    /// (with ``ServiceDirectRequest/fromMember`` false), e.g. a plain SIP phone's reply to an alarm MESSAGE, which
+    /// the component then checks itself. Default: no (the membership's refusal is the answer).
+    func admitsOutsider(_ request: ServiceDirectRequest) async -> Bool
+    /// A SUBSCRIBE from a member to a resource of this instance that is not a wire: `resource` is its To URI
+    /// (e.g. the notifier's `<instance URI>;supporter=bob%40north.example`, whose state the component sets with
+    /// ``ServiceSIP/setState(package:resource:contentType:body:)``). Return nil to accept it, or the refusal.
+    /// Default: 404.
+    func admitSubscription(_ request: ServiceDirectRequest, resource: String) async -> ServiceDirectAnswer?
 }
 
 extension ServiceComponent {
@@ -280,6 +329,12 @@ extension ServiceComponent {
     }
 
     public func summary() async -> String? { nil }
+
+    public func admitsOutsider(_ request: ServiceDirectRequest) async -> Bool { false }
+
+    public func admitSubscription(_ request: ServiceDirectRequest, resource: String) async -> ServiceDirectAnswer? {
+        ServiceDirectAnswer(statusCode: 404, reason: "No Such Resource")
+    }
 }
 
 /// Makes the components of one service type.
@@ -298,10 +353,15 @@ public protocol ServiceComponentFactory: Sendable {
     /// lets through and ``makeComponent(for:)`` refuses shows as the instance's state `failed: …` instead.
     /// - Throws: ``ServicePlatformError`` of code `invalidConfiguration` naming the service and the parameter.
     func check(_ instance: ServiceInstanceInfo) throws
+    /// Event packages whose states the instances set for parties outside the wires
+    /// (``ServiceSIP/setState(package:resource:contentType:body:)``): their SUBSCRIBEs to an instance's URI are
+    /// checked by membership and the component (``ServiceComponent/admitSubscription(_:resource:)``). Default none.
+    var resourcePackages: [String] { get }
 }
 
 extension ServiceComponentFactory {
     public func check(_ instance: ServiceInstanceInfo) throws {}
+    public var resourcePackages: [String] { [] }
 }
 
 /// The service types a node can run, by type name.

@@ -50,7 +50,8 @@ struct RuntimeServiceContext: ServiceContext {
     let runtime: ServiceRuntime
 
     func emit(_ value: ServiceValue, on port: String) async throws {
-        try await runtime.emit(value, on: port, application: instance.application, service: instance.serviceID, scope: ServiceHandling.scope)
+        try await runtime.emit(
+            value, on: port, application: instance.application, service: instance.serviceID, scope: ServiceHandling.scope, trace: ServiceTracing.current)
     }
 
     func setState(_ values: [ServiceValue], on port: String) async throws {
@@ -65,12 +66,14 @@ struct RuntimeServiceContext: ServiceContext {
 /// ``ServiceSIP`` over the node's endpoint: requests go out from the instance's URI.
 struct EndpointServiceSIP: ServiceSIP {
     let endpoint: SIPEndpoint
+    /// The instance's URI: the From of its MESSAGEs and SUBSCRIBEs, so answers come back to it.
+    let instanceURI: SIPURI
     let logger: Logger
 
     func sendMessage(to uri: String, contentType: String, body: [UInt8]) async -> ServiceDeliveryResult {
         guard let target = SIPURI(uri) else { return .failed(statusCode: nil, reason: "'\(uri)' is not a SIP URI") }
         do {
-            switch try await endpoint.sendMessage(to: target, body: SIPEventBody(contentType: contentType, bytes: body)) {
+            switch try await endpoint.sendMessage(to: target, from: instanceURI, body: SIPEventBody(contentType: contentType, bytes: body)) {
             case .delivered(let statusCode): return .delivered(statusCode: statusCode)
             case .rejected(let statusCode, let reason): return .failed(statusCode: statusCode, reason: reason)
             case .timedOut: return .failed(statusCode: nil, reason: "no final response")
@@ -91,9 +94,10 @@ struct EndpointServiceSIP: ServiceSIP {
         }
         let handle: SIPSubscriptionHandle
         do {
-            // SUBSCRIBE bodies (RFC 6665 §4.1.2.1) are not sent by the endpoint; packages that need one are not
-            // supported here yet.
-            handle = try await endpoint.subscribe(to: target, package: package, expires: expires, accept: contentType.map { [$0] } ?? [])
+            // The body goes in the initial SUBSCRIBE (RFC 6665 §4.1.2.1), e.g. the alarm a supporter is asked about.
+            handle = try await endpoint.subscribe(
+                to: target, subscriber: instanceURI, package: package, expires: expires, accept: [],
+                body: body.isEmpty ? nil : SIPEventBody(contentType: contentType ?? "application/octet-stream", bytes: body))
         } catch {
             continuation.yield(.terminated(reason: "\(error)"))
             continuation.finish()

@@ -144,6 +144,7 @@ extension ServiceRuntime {
             throw ServiceDeployError(problems: failures.sorted())
         }
         updateWatches(composition.name)
+        await publishApplicationRecord(composition.name)
         logger.info("application deployed", metadata: ["sdp.app": "\(composition.name)", "sdp.revision": "\(revision)", "sdp.placements": "\(placements)"])
         return ServiceDeployReport(
             application: composition.name, revision: revision,
@@ -409,6 +410,7 @@ extension ServiceRuntime {
             current.lastSent = [:]
             deployments[name] = current
             updateWatches(name)
+            await publishApplicationRecord(name)
             logger.notice("application re-placed", metadata: ["sdp.app": "\(name)", "sdp.revision": "\(deploymentValue.revision)", "sdp.moves": "\(moves)"])
             let live = Set(deploymentValue.placements.values).filter { target in !down.contains { Self.sameNode($0, target) } }
             let revision = deploymentValue.revision
@@ -589,15 +591,21 @@ extension ServiceRuntime {
     /// Stores the node's `node:` record in each community and a provider record per offered type and scope, again
     /// every half lifetime (every few seconds while the overlay refuses them, e.g. before the node joined), and at
     /// once when the node's scopes change (it joined or left a sub-community).
+    ///
+    /// After a change of scopes the records are stored again 2, 4, 8, … seconds later (up to the half lifetime): a
+    /// ring that is still forming as members join may move a record's owner before it has replicated it.
     func publishRecordsForever() async {
         var publishedScopes: [ServiceScope]?
         var nextRefresh = clock.now()
+        var interval = configuration.retryDelay * 2
         while !Task.isCancelled {
             let scopes = await membership.scopes()
+            if scopes != publishedScopes { interval = configuration.retryDelay * 2 }
             if scopes != publishedScopes || clock.now() >= nextRefresh {
                 let published = await publishRecords()
                 publishedScopes = published ? scopes : nil
-                nextRefresh = clock.now() + (published ? configuration.recordLifetime / 2 : configuration.retryDelay * 2)
+                nextRefresh = clock.now() + (published ? interval : configuration.retryDelay * 2)
+                if published { interval = min(interval * 2, configuration.recordLifetime / 2) }
             }
             guard await pause(configuration.retryDelay * 2) else { return }
         }
@@ -629,7 +637,62 @@ extension ServiceRuntime {
                 }
             }
         }
+        for name in deployments.keys.sorted() where !(await publishApplicationRecord(name)) { ok = false }
         if !ok { logger.debug("some overlay records could not be stored yet; trying again soon") }
         return ok
+    }
+
+    // MARK: - Where an application runs
+
+    /// The application record of an application this node deployed (``ServiceApplicationRecord``).
+    func applicationRecord(_ name: String) -> ServiceApplicationRecord? {
+        guard let deployment = deployments[name] else { return nil }
+        return Self.applicationRecord(deployment.record.deployment, composition: deployment.composition)
+    }
+
+    static func applicationRecord(_ deployment: ServiceDeployment, composition: Composition) -> ServiceApplicationRecord {
+        var services: [String: ServiceApplicationRecord.Service] = [:]
+        for service in composition.services {
+            guard let host = deployment.placements[service.id].flatMap(SIPURI.init) else { continue }
+            services[service.id] = .init(
+                type: service.type, uri: ServiceAddressing.instanceURI(application: deployment.application, service: service.id, host: host).description)
+        }
+        return ServiceApplicationRecord(
+            application: deployment.application, revision: deployment.revision, community: composition.community,
+            subcommunity: composition.subcommunity, services: services)
+    }
+
+    /// Stores where the application's services run in its community's overlay, for members that run none of it;
+    /// returns whether it was stored.
+    @discardableResult
+    func publishApplicationRecord(_ name: String) async -> Bool {
+        guard let record = applicationRecord(name) else { return true }
+        do {
+            try await directory.put(
+                kind: .generic, name: ServiceApplicationRecord.name(community: record.community, application: name), value: sdpJSON(record),
+                lifetime: configuration.recordLifetime, in: record.community)
+            return true
+        } catch {
+            logger.debug("the application record could not be stored yet", metadata: ["sdp.app": "\(name)", "sdp.error": "\(error)"])
+            return false
+        }
+    }
+
+    /// Where application `name` runs: from this node's own deployment or hosted part when it has one, else from the
+    /// newest application record in the overlay of its scopes' communities. Nil when none is found.
+    public func locate(application name: String) async -> ServiceApplicationRecord? {
+        if let record = applicationRecord(name) { return record }
+        if let hostedApplication = hosted[name] {
+            return Self.applicationRecord(hostedApplication.deployment, composition: hostedApplication.composition)
+        }
+        var best: ServiceApplicationRecord?
+        for community in Set(await membership.scopes().map(\.community)).sorted() {
+            let records = (try? await directory.get(kind: .generic, name: ServiceApplicationRecord.name(community: community, application: name), in: community)) ?? []
+            for record in records {
+                guard let decoded = try? sdpDecode(ServiceApplicationRecord.self, record.value, what: "an application record") else { continue }
+                if decoded.revision > best?.revision ?? 0 { best = decoded }
+            }
+        }
+        return best
     }
 }

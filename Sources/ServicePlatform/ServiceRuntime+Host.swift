@@ -117,14 +117,27 @@ extension ServiceRuntime {
         guard let instance = instances[key], instance.state == "running" else {
             return answer(request, 480, "Service Instance Not Running", retryAfter: 1)
         }
+        var direct = Self.directRequest(request)
         if let refusal = await membership.authorize(request, in: application.scope) {
-            return answer(request, Self.refusal(refusal).statusCode, refusal.reason)
+            guard await instance.component.admitsOutsider(direct) else { return answer(request, Self.refusal(refusal).statusCode, refusal.reason) }
+            direct.fromMember = false
         }
-        let direct = ServiceDirectRequest(
-            method: request.method.rawValue, eventPackage: request.headers.event?.package, from: request.headers.from?.uri.description ?? "",
-            requestURI: request.uri.description, contentType: request.headers.contentType, body: request.eventBody?.bytes ?? [])
-        let reply = await instance.component.handle(direct, context: instance.context)
+        let trace = [
+            ServiceHop(
+                service: key.service, type: instance.info.serviceType, node: me, action: .request,
+                port: [direct.method, direct.eventPackage].compactMap { $0 }.joined(separator: " "), detail: "from \(direct.from)",
+                atNanoseconds: clock.now().traceNanoseconds)
+        ]
+        let reply = await ServiceTracing.$current.withValue(trace) { await instance.component.handle(direct, context: instance.context) }
         return answer(request, reply.statusCode, reply.reason)
+    }
+
+    /// What a component sees of a request: method, package, sender, URI, body, `Expires` and `SIP-If-Match`.
+    static func directRequest(_ request: SIPRequest) -> ServiceDirectRequest {
+        ServiceDirectRequest(
+            method: request.method.rawValue, eventPackage: request.headers.event?.package, from: request.headers.from?.uri.description ?? "",
+            requestURI: request.uri.description, contentType: request.headers.contentType, body: request.eventBody?.bytes ?? [],
+            expires: request.headers.expires, ifMatch: request.headers["SIP-If-Match"])
     }
 
     // MARK: - Reconciling
@@ -201,7 +214,12 @@ extension ServiceRuntime {
         logger[metadataKey: "sdp.app"] = "\(key.application)"
         logger[metadataKey: "sdp.service"] = "\(key.service)"
         let context = RuntimeServiceContext(
-            instance: info, clock: clock, logger: logger, sip: EndpointServiceSIP(endpoint: endpoint, logger: logger), runtime: self)
+            instance: info, clock: clock, logger: logger,
+            sip: EndpointServiceSIP(
+                endpoint: endpoint, instanceURI: ServiceAddressing.instanceURI(application: key.application, service: key.service, host: configuration.addressOfRecord),
+                logger: logger),
+            runtime: self)
+        for package in factory.resourcePackages { await hookPackage(package) }
         let seen = factory.durability == .durable ? ((try? store.seenInputs(application: key.application, service: key.service, limit: configuration.inputLogCapacity)) ?? []) : []
         instances[key] = HostedInstance(
             info: info, component: component, context: context, durability: factory.durability, descriptor: descriptor, state: "starting",
@@ -254,7 +272,9 @@ extension ServiceRuntime {
     /// A value an instance emits on an event output port (``ServiceContext/emit(_:on:)``): it gets its id and
     /// sequence number, goes into the port's outbox — committed first for a durable component — and every wire
     /// of the port whose filters it passes sends it.
-    func emit(_ value: ServiceValue, on port: String, application: String, service: String, scope: ServiceHandlingScope?) throws {
+    func emit(
+        _ value: ServiceValue, on port: String, application: String, service: String, scope: ServiceHandlingScope?, trace: [ServiceHop]? = nil
+    ) throws {
         let key = InstanceKey(application: application, service: service)
         guard let instance = instances[key], let hostedApplication = hosted[application] else {
             throw ServicePlatformError(.runtime, "service \(service) of \(application) is not running on this node")
@@ -266,6 +286,12 @@ extension ServiceRuntime {
             throw ServicePlatformError(.unknownPort, "port \(service).\(port) carries a state: use setState(_:on:)")
         }
         var value = value
+        if value.trace.isEmpty {
+            value.trace = ServiceHop.extend(
+                trace ?? [],
+                with: ServiceHop(
+                    service: service, type: instance.info.serviceType, node: me, action: .emitted, port: port, atNanoseconds: clock.now().traceNanoseconds))
+        }
         let tied = scope.flatMap { $0.application == application && $0.service == service ? $0 : nil }
         if value.id.isEmpty {
             if let tied {

@@ -21,6 +21,7 @@ struct ServiceWirePackage: SIPEventPackage {
     var expiresPolicy: SIPExpiresPolicy { base?.expiresPolicy ?? SIPExpiresPolicy(defaultSeconds: 600, minimumSeconds: 60, maximumSeconds: 86_400) }
     var minimumNotifyInterval: Duration { base?.minimumNotifyInterval ?? .zero }
     func authorize(_ subscribe: SIPRequest) -> SIPSubscriptionAuthorization { base?.authorize(subscribe) ?? .accept }
+    func resourceKey(for uri: SIPURI) -> String { base?.resourceKey(for: uri) ?? SIPEventResource.key(for: uri) }
     func initialState(for subscription: SIPNotifierSubscription) -> SIPEventBody? { base?.initialState(for: subscription) }
     func compose(_ publications: [SIPEventBody]) -> SIPEventBody? { base.map { $0.compose(publications) } ?? publications.last }
 }
@@ -34,6 +35,15 @@ extension ServiceRuntime {
         guard wirePackages.insert(name).inserted else { return }
         let base = await endpoint.package(named: name)
         await endpoint.registerPackage(ServiceWirePackage(name: name, base: base))
+        await hookPackage(name)
+    }
+
+    /// Has every new SUBSCRIBE of `package` checked by ``admit(_:)`` and its subscriptions followed by
+    /// ``subscriptionChanged(_:)`` (once per package): wires, instances' own resources and the node's
+    /// (``routeOutsideSubscriptions(of:admission:changes:)``) share the package's one admission and observer.
+    func hookPackage(_ name: String) async {
+        guard hookedPackages.insert(name).inserted else { return }
+        if await endpoint.package(named: name) == nil { await endpoint.registerPackage(SIPBasicEventPackage(name: name)) }
         await endpoint.setSubscribeAdmission(for: name) { [weak self] request in
             await self?.admit(request)
         }
@@ -45,15 +55,35 @@ extension ServiceRuntime {
         }
     }
 
+    /// Hands the SUBSCRIBEs of `package` that are addressed to no instance (e.g. to the node's own address of record:
+    /// a variant-2 notifier asking a supporter's node about an alarm) to the node: `admission` decides them, and
+    /// `changes` hears of their subscriptions. The runtime keeps checking the package's wire and instance SUBSCRIBEs.
+    public func routeOutsideSubscriptions(
+        of package: String, admission: @escaping SIPSubscribeAdmission,
+        changes: @escaping @Sendable (SIPNotifierSubscriptionChange) async -> Void
+    ) async {
+        outsideAdmissions[package] = admission
+        outsideObservers[package] = changes
+        await hookPackage(package)
+    }
+
     /// Decides a new SUBSCRIBE to an instance (docs/services.md "Wire"): the sender must be a member of the
-    /// application's sub-community and the consumer the current placement names; anything else is not a wire
-    /// and passes.
+    /// application's sub-community and the consumer the current placement names. A SUBSCRIBE naming no wire (no `id`
+    /// in its Event) to the instance's own URI (with parameters, e.g. the notifier's `;supporter=` resources) is its
+    /// component's to admit; one addressed
+    /// to no instance goes to the node's admission for the package, if it set one, else passes.
     func admit(_ request: SIPRequest) async -> SIPRequestRefusal? {
-        guard let user = request.uri.user, user != configuration.nodeName, let target = ServiceAddressing.instance(ofUser: user) else { return nil }
+        guard let user = request.uri.user, user != configuration.nodeName, let target = ServiceAddressing.instance(ofUser: user) else {
+            guard let package = request.headers.event?.package, let outside = outsideAdmissions[package] else { return nil }
+            return await outside(request)
+        }
         guard let application = hosted[target.application] else {
             return SIPRequestRefusal(statusCode: 480, reason: "No Such Application Here Yet", retryAfter: 1)
         }
         if let answer = await membership.authorize(request, in: application.scope) { return Self.refusal(answer) }
+        if request.headers.event?.id == nil, let resource = request.headers.to?.uri, resource.user == user {
+            return await admitInstanceSubscription(request, to: InstanceKey(application: target.application, service: target.service), resource: resource)
+        }
         guard let current = hosted[target.application], let wireID = request.headers.event?.id, let wire = current.wire(wireID),
             wire.from.service == target.service
         else {
@@ -74,8 +104,23 @@ extension ServiceRuntime {
         return nil
     }
 
-    /// A wire subscription was created, refreshed or removed at this producer.
+    /// A SUBSCRIBE to an instance's own resource (not a wire): its component decides.
+    func admitInstanceSubscription(_ request: SIPRequest, to key: InstanceKey, resource: SIPURI) async -> SIPRequestRefusal? {
+        guard let instance = instances[key], instance.state == "running" else {
+            return SIPRequestRefusal(statusCode: 480, reason: "Service Instance Not Running", retryAfter: 1)
+        }
+        let direct = Self.directRequest(request)
+        guard let refusal = await instance.component.admitSubscription(direct, resource: resource.description) else { return nil }
+        return Self.refusal(refusal)
+    }
+
+    /// A wire subscription was created, refreshed or removed at this producer; subscriptions that are no wire's go
+    /// to the node when it routes the package's outside subscriptions.
     func subscriptionChanged(_ change: SIPNotifierSubscriptionChange) async {
+        if let outside = outsideObservers[change.key.event.package], !Self.isWireOrInstanceResource(change.resource) {
+            await outside(change)
+            return
+        }
         let key: WireKey
         if case .removed = change.kind {
             guard let found = producers.first(where: { $0.value.subscription == change.key })?.key else { return }
@@ -99,6 +144,13 @@ extension ServiceRuntime {
         producers[key]?.lastProblem = nil
         producers[key]?.kick?.yield()
         markStatusDirty(key.application)
+    }
+
+    /// Whether a resource key names a wire (`sip:app.service.wire@host`) or an instance (`sip:app.service@host…`).
+    static func isWireOrInstanceResource(_ resource: String) -> Bool {
+        guard let colon = resource.firstIndex(of: ":"), let at = resource.firstIndex(of: "@"), colon < at else { return false }
+        let user = String(resource[resource.index(after: colon)..<at])
+        return ServiceAddressing.wireResource(ofUser: user) != nil || ServiceAddressing.instance(ofUser: user) != nil
     }
 
     /// `app.service.wire` of a resource key `sip:app.service.wire@host`.
@@ -360,7 +412,12 @@ extension ServiceRuntime {
         }
         deliveriesInFlight += 1
         defer { deliveriesInFlight -= 1 }
-        if let answer = await membership.authorize(request, in: application.scope) { return Self.refusal(answer) }
+        if let answer = await membership.authorize(request, in: application.scope) {
+            logger.info(
+                "a wire's NOTIFY was refused by membership",
+                metadata: ["sdp.wire": "\(key.wire)", "sdp.status": "\(answer.statusCode) \(answer.reason ?? "")", "sip.call-id": "\(request.headers.callID ?? "-")"])
+            return Self.refusal(answer)
+        }
         if notification.state.value == .active, consumers[key]?.state != "active" {
             consumers[key]?.state = "active"
             markStatusDirty(key.application)
@@ -387,6 +444,7 @@ extension ServiceRuntime {
                 return SIPRequestRefusal(statusCode: 500, reason: "Input Not Taken", retryAfter: 1)
             }
             consumers[key]?.received += 1
+            markStatusDirty(key.application)
             return nil
         }
         var taken: [String] = []
@@ -398,9 +456,17 @@ extension ServiceRuntime {
                 continue
             }
             let scope = ServiceHandlingScope(application: key.application, service: instanceKey.service, inputID: entry.id)
+            var value = entry.value
+            value.trace = ServiceHop.extend(
+                value.trace,
+                with: ServiceHop(
+                    service: instanceKey.service, type: instance.info.serviceType, node: me, action: .received, port: port,
+                    detail: "by wire \(key.wire)", atNanoseconds: clock.now().traceNanoseconds))
             do {
                 try await ServiceHandling.$scope.withValue(scope) {
-                    try await instance.component.receive(.value(port: port, wire: key.wire, entry.value), context: instance.context)
+                    try await ServiceTracing.$current.withValue(value.trace) {
+                        try await instance.component.receive(.value(port: port, wire: key.wire, value), context: instance.context)
+                    }
                 }
             } catch {
                 failure = SIPRequestRefusal(statusCode: 500, reason: "Input Not Taken", retryAfter: 1)

@@ -176,6 +176,11 @@ public actor ServiceRuntime {
     /// NOTIFYs of wires being handled now; a stop lets them finish first.
     var deliveriesInFlight = 0
     var wirePackages: Set<String> = []
+    /// Packages whose new SUBSCRIBEs the runtime checks and whose subscriptions it follows.
+    var hookedPackages: Set<String> = []
+    /// The node's admission and observer for SUBSCRIBEs of a package addressed to no instance.
+    var outsideAdmissions: [String: SIPSubscribeAdmission] = [:]
+    var outsideObservers: [String: @Sendable (SIPNotifierSubscriptionChange) async -> Void] = [:]
     var observerTasks: [String: Task<Void, Never>] = [:]
 
     // MARK: Deployer side

@@ -65,6 +65,46 @@ public enum ServiceAddressing {
     }
 }
 
+/// Where an application's services run, as its deployer stores it in the community's overlay (record
+/// `app:<community>:<application>`, kind generic, ``ServiceApplicationRecord``): how a member that runs nothing of
+/// it (a supporter's node, a sensor gateway) finds the instance to send a request to.
+public struct ServiceApplicationRecord: Codable, Sendable, Hashable {
+    /// One service: its type and the URI requests to it go to (``ServiceAddressing/instanceURI(application:service:host:)``).
+    public struct Service: Codable, Sendable, Hashable {
+        public var type: String
+        public var uri: String
+
+        public init(type: String, uri: String) {
+            self.type = type
+            self.uri = uri
+        }
+    }
+
+    public var application: String
+    public var revision: Int
+    /// The sub-community it runs in.
+    public var community: String
+    public var subcommunity: String
+    /// Service id → where it runs.
+    public var services: [String: Service]
+
+    public init(application: String, revision: Int, community: String, subcommunity: String, services: [String: Service]) {
+        self.application = application
+        self.revision = revision
+        self.community = community
+        self.subcommunity = subcommunity
+        self.services = services
+    }
+
+    /// The record's name: `app:<community>:<application>`.
+    public static func name(community: String, application: String) -> String { "app:\(community):\(application)" }
+
+    /// The services of `type`, sorted by id.
+    public func services(ofType type: String) -> [(id: String, uri: String)] {
+        services.filter { $0.value.type == type }.sorted { $0.key < $1.key }.map { ($0.key, $0.value.uri) }
+    }
+}
+
 // MARK: - Values on wires
 
 /// The body of a wire's NOTIFY (`application/smf-values+json`): values of an event port, each with the
@@ -81,6 +121,8 @@ public struct ServiceValueBatch: Codable, Sendable, Hashable {
         public var attributes: [String: String]
         /// The body, base64 in JSON.
         public var body: Data
+        /// The value's hop trace (``ServiceValue/trace``); absent when empty.
+        public var trace: [ServiceHop]?
 
         public init(sequence: UInt64, value: ServiceValue) {
             self.sequence = sequence
@@ -88,11 +130,14 @@ public struct ServiceValueBatch: Codable, Sendable, Hashable {
             self.contentType = value.contentType
             self.attributes = value.attributes
             self.body = Data(value.body)
+            self.trace = value.trace.isEmpty ? nil : value.trace
         }
 
         /// The value it carries.
         public var value: ServiceValue {
-            ServiceValue(id: id, contentType: contentType, body: Array(body), attributes: attributes)
+            var value = ServiceValue(id: id, contentType: contentType, body: Array(body), attributes: attributes)
+            value.trace = trace ?? []
+            return value
         }
     }
 

@@ -35,4 +35,12 @@ extension Migrations {
                     """)
         }
     }
+
+    /// "v12-alarm-trace": each alarm's path before the notifier stored it (`ServiceHop`s as JSON, the selection's
+    /// trace), shown by `smf alarms --show`. Alarms stored before it have none (NULL).
+    static func registerAlarmTrace(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v12-alarm-trace") { db in
+            try db.execute(sql: "ALTER TABLE alarms ADD COLUMN trace BLOB")
+        }
+    }
 }

@@ -26,6 +26,8 @@ enum Migrations {
         registerReadings(&migrator)
         registerSurveillanceState(&migrator)
         registerServicePlatform(&migrator)
+        registerAlarmTrace(&migrator)
+        registerSupporterInbox(&migrator)
 
         return migrator
     }()

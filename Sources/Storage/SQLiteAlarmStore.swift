@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import ServicePlatform
 public import Surveillance
 
 /// The ``AlarmStore`` of a node: the `alarms` and `alarm_steps` tables of its ``SMFDatabase``
@@ -19,15 +20,16 @@ public struct SQLiteAlarmStore: AlarmStore {
     public func create(_ record: AlarmRecord) throws {
         let alarmJSON = try encode(record.alarm, what: "alarm \(record.alarm.id)")
         let stepsJSON = try record.steps.map { step throws(StorageError) in try encode(step, what: "a step of alarm \(record.alarm.id)") }
+        let traceJSON = record.trace.isEmpty ? nil : try encode(record.trace, what: "the trace of alarm \(record.alarm.id)")
         try write { db in
             try db.execute(
                 sql: """
-                    INSERT INTO alarms (id, kind, building, raised_at, state, accepted_by, created_seq, alarm)
-                    VALUES (?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(created_seq), 0) + 1 FROM alarms), ?)
+                    INSERT INTO alarms (id, kind, building, raised_at, state, accepted_by, created_seq, alarm, trace)
+                    VALUES (?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(created_seq), 0) + 1 FROM alarms), ?, ?)
                     """,
                 arguments: [
                     record.alarm.id, record.alarm.kind, record.alarm.building, record.alarm.raisedAt.wholeNanoseconds,
-                    record.state.rawValue, record.acceptedBy, alarmJSON,
+                    record.state.rawValue, record.acceptedBy, alarmJSON, traceJSON,
                 ])
             for (index, step) in record.steps.enumerated() {
                 try db.execute(
@@ -63,13 +65,13 @@ public struct SQLiteAlarmStore: AlarmStore {
 
     public func record(id: String) throws -> AlarmRecord? {
         try read { db in
-            try Row.fetchOne(db, sql: "SELECT id, alarm FROM alarms WHERE id = ?", arguments: [id]).map { try load($0, db) }
+            try Row.fetchOne(db, sql: "SELECT id, alarm, trace FROM alarms WHERE id = ?", arguments: [id]).map { try load($0, db) }
         }
     }
 
     public func openAlarms() throws -> [AlarmRecord] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT id, alarm FROM alarms WHERE state = 'open' ORDER BY created_seq")
+            try Row.fetchAll(db, sql: "SELECT id, alarm, trace FROM alarms WHERE state = 'open' ORDER BY created_seq")
                 .map { try load($0, db) }
         }
     }
@@ -78,7 +80,7 @@ public struct SQLiteAlarmStore: AlarmStore {
         try read { db in
             try Row.fetchAll(
                 db,
-                sql: "SELECT * FROM (SELECT id, alarm, created_seq FROM alarms ORDER BY created_seq DESC LIMIT ?) ORDER BY created_seq",
+                sql: "SELECT * FROM (SELECT id, alarm, trace, created_seq FROM alarms ORDER BY created_seq DESC LIMIT ?) ORDER BY created_seq",
                 arguments: [max(0, limit)]
             ).map { try load($0, db) }
         }
@@ -91,7 +93,9 @@ public struct SQLiteAlarmStore: AlarmStore {
         let alarm = try decode(Alarm.self, from: row["alarm"], what: "alarm \(id)")
         let steps = try Row.fetchAll(db, sql: "SELECT seq, step FROM alarm_steps WHERE alarm_id = ? ORDER BY seq", arguments: [id])
             .map { step in try decode(AlarmStep.self, from: step["step"], what: "step \(step["seq"] as Int64) of alarm \(id)") }
-        return AlarmRecord(alarm: alarm, steps: steps)
+        let traceData: Data? = row["trace"]
+        let trace = try traceData.map { data throws(StorageError) in try decode([ServiceHop].self, from: data, what: "the trace of alarm \(id)") } ?? []
+        return AlarmRecord(alarm: alarm, steps: steps, trace: trace)
     }
 
     private func encode(_ value: some Encodable, what: String) throws(StorageError) -> Data {

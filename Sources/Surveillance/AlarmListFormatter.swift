@@ -1,5 +1,7 @@
+import Foundation
 import Presence
 import Rules
+public import ServicePlatform
 
 /// The text of `smf alarms`: a table of alarms and a tail of their steps (issue 7).
 ///
@@ -46,6 +48,113 @@ public enum AlarmListFormatter {
     public static func tail(_ record: AlarmRecord, from: Int = 0) -> [String] {
         record.steps.dropFirst(max(0, from)).map { step in
             "\(timestamp(step.time)) \(record.alarm.id) \(describe(step.kind, of: record.alarm))"
+        }
+    }
+
+    /// One alarm's whole history for `smf alarms --show ID`: what it is, its path hop by hop before the notifier
+    /// stored it (each hop's time since the first, and since the one before), every delivery step, who was told
+    /// (when, over what, how it ended) and who accepted. Times are milliseconds since the path's first hop (the
+    /// reading's arrival at the recorder), or since the alarm was raised when it has no path.
+    public static func show(_ record: AlarmRecord) -> [String] {
+        let alarm = record.alarm
+        let origin = origin(of: record)
+        var lines = [
+            "alarm \(alarm.id): \(alarm.severity.rawValue) \(alarm.kind) in \(alarm.building), \(record.state.rawValue)"
+                + (record.acceptedBy.map { " (accepted by \($0))" } ?? "")
+        ]
+        if !alarm.summary.isEmpty { lines.append("  \(alarm.summary)") }
+        lines.append("")
+        if record.trace.isEmpty {
+            lines.append("path: not recorded (the alarm came without a trace)")
+        } else {
+            lines.append("path (ms since the reading reached the first service; +ms since the hop before):")
+            var previous = origin
+            let rows = record.trace.map { hop -> [String] in
+                let at = Duration.nanoseconds(hop.atNanoseconds)
+                defer { previous = at }
+                return [
+                    milliseconds(at - origin), "+" + milliseconds(at - previous), "\(hop.service) (\(hop.type))", hop.node,
+                    hopText(hop),
+                ]
+            }
+            lines += aligned(rows).map { "  " + $0 }
+        }
+        lines.append("")
+        lines.append("delivery (ms since the same origin):")
+        lines += aligned(record.steps.map { [milliseconds($0.time - origin), describe($0.kind, of: alarm)] }).map { "  " + $0 }
+        lines.append("")
+        lines.append("who was told:")
+        let told = toldSupporters(record)
+        if told.isEmpty { lines.append("  nobody yet") }
+        lines += aligned(told.map { [shortName($0.supporter), $0.channel, "at " + milliseconds($0.at - origin), $0.outcome] }).map { "  " + $0 }
+        lines.append("")
+        if let accepted = record.steps.last(where: { if case .accepted = $0.kind { true } else { false } }), let by = record.acceptedBy {
+            lines.append("accepted by \(by) \(milliseconds(accepted.time - origin)) after the reading (\(latency(accepted.time - alarm.raisedAt)) after the alarm was raised)")
+        } else {
+            lines.append(record.state == .cancelled ? "cancelled" : "not accepted yet")
+        }
+        return lines
+    }
+
+    /// The time every line of ``show(_:)`` counts from: the first hop of the path, else the `raised` time.
+    public static func origin(of record: AlarmRecord) -> Duration {
+        record.trace.first.map { .nanoseconds($0.atNanoseconds) } ?? record.alarm.raisedAt
+    }
+
+    /// Each supporter contacted, in order: the request that carried the alarm, when, and how it ended for them
+    /// (`accepted`, `declined`, `escalated: no-answer`, `delivered`, `failed: …`).
+    public static func toldSupporters(_ record: AlarmRecord) -> [(supporter: String, channel: String, at: Duration, outcome: String)] {
+        var told: [(supporter: String, channel: String, at: Duration, outcome: String)] = []
+        var byAttempt: [Int: Int] = [:]
+        for step in record.steps {
+            switch step.kind {
+            case .contacted(let attempt, _, let supporter, let channel):
+                if let index = told.firstIndex(where: { $0.supporter == supporter && $0.channel == channel.rawValue }) {
+                    byAttempt[attempt] = index
+                } else {
+                    told.append((supporter, channel.rawValue, step.time, "sent"))
+                    byAttempt[attempt] = told.count - 1
+                }
+            case .delivered(let attempt):
+                if let index = byAttempt[attempt], told[index].outcome == "sent" { told[index].outcome = "delivered" }
+            case .deliveryFailed(let attempt, let reason):
+                if let index = byAttempt[attempt], told[index].outcome == "sent" { told[index].outcome = "failed: \(reason)" }
+            case .accepted(let supporter):
+                for index in told.indices where told[index].supporter == supporter { told[index].outcome = "accepted" }
+            case .declined(let supporter):
+                for index in told.indices where told[index].supporter == supporter { told[index].outcome = "declined" }
+            case .escalated(let supporter, let reason):
+                for index in told.indices where told[index].supporter == supporter && !["declined", "accepted"].contains(told[index].outcome) {
+                    told[index].outcome = "passed over: \(reason.rawValue)"
+                }
+            default:
+                continue
+            }
+        }
+        return told
+    }
+
+    /// A hop in words: `took PUBLISH m2m-sensor from sip:…`, `received on readings by wire evaluate`, `emitted on alarms`.
+    public static func hopText(_ hop: ServiceHop) -> String {
+        switch hop.action {
+        case .request: "took \(hop.port)" + (hop.detail.map { " \($0)" } ?? "")
+        case .received: "received on \(hop.port)" + (hop.detail.map { " \($0)" } ?? "")
+        case .emitted: "emitted on \(hop.port)"
+        }
+    }
+
+    /// `12.345 ms` (three decimals under 10 ms, one above).
+    public static func milliseconds(_ duration: Duration) -> String {
+        let value = Double(duration.wholeNanoseconds) / 1e6
+        return abs(value) < 10 ? String(format: "%.3f ms", value) : String(format: "%.1f ms", value)
+    }
+
+    /// Rows of cells, each column padded to its widest cell (the last column unpadded).
+    static func aligned(_ rows: [[String]]) -> [String] {
+        guard let columns = rows.map(\.count).max() else { return [] }
+        let widths = (0..<columns).map { column in rows.map { column < $0.count ? $0[column].count : 0 }.max() ?? 0 }
+        return rows.map { cells in
+            cells.enumerated().map { index, cell in index == cells.count - 1 ? cell : cell.padding(to: widths[index]) }.joined(separator: "  ")
         }
     }
 

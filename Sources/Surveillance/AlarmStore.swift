@@ -1,4 +1,5 @@
 import Foundation
+public import ServicePlatform
 
 /// An alarm with its recorded history, as an ``AlarmStore`` keeps it.
 public struct AlarmRecord: Sendable, Hashable {
@@ -13,11 +14,15 @@ public struct AlarmRecord: Sendable, Hashable {
     public var alarm: Alarm
     /// Its steps, oldest first.
     public var steps: [AlarmStep]
+    /// The path the alarm took before the notifier stored it, hop by hop (the selection's ``ServiceValue/trace``:
+    /// the reading taken by the recorder, each service that passed it on, the notifier that received it).
+    public var trace: [ServiceHop]
 
     /// Creates a record.
-    public init(alarm: Alarm, steps: [AlarmStep]) {
+    public init(alarm: Alarm, steps: [AlarmStep], trace: [ServiceHop] = []) {
         self.alarm = alarm
         self.steps = steps
+        self.trace = trace
     }
 
     /// Where the alarm stands, from its steps.

@@ -35,6 +35,9 @@ public struct SupporterNotifierFactory: ServiceComponentFactory {
         self.state = state
     }
 
+    /// Supporters' nodes subscribe to their alarm resources in `m2m-alarm` (variant 1).
+    public var resourcePackages: [String] { [M2MEventPackage.alarm] }
+
     public func makeComponent(for instance: ServiceInstanceInfo) throws -> any ServiceComponent {
         let parameters = ComponentParameters(instance: instance)
         _ = try parameters.requiredString("variant")
@@ -72,6 +75,15 @@ public struct SupporterNotifierFactory: ServiceComponentFactory {
         let allowed = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.!~*'()[]/:&+$")
         let key = SIPAddressKey(supporter).description
         return instanceURI + ";supporter=" + (key.addingPercentEncoding(withAllowedCharacters: allowed) ?? key)
+    }
+
+    /// The supporter an alarm resource names (its `supporter` parameter, decoded), or nil.
+    public static func supporter(ofAlarmResource resource: String) -> String? {
+        let parameters = resource.split(separator: ";").dropFirst()
+        guard let parameter = parameters.first(where: { $0.lowercased().hasPrefix("supporter=") }) else { return nil }
+        let value = parameter.dropFirst("supporter=".count)
+        let decoded = String(value).removingPercentEncoding ?? String(value)
+        return decoded.isEmpty ? nil : decoded
     }
 }
 
@@ -138,6 +150,9 @@ actor SupporterNotifierComponent: ServiceComponent {
         context = nil
     }
 
+    /// E.g. `1 alarm open` (for `smf app show`).
+    func summary() async -> String? { "\(deliveries.count) alarm\(deliveries.count == 1 ? "" : "s") open" }
+
     // MARK: - Selections
 
     func receive(_ input: ServiceInput, context: any ServiceContext) async throws {
@@ -167,13 +182,32 @@ actor SupporterNotifierComponent: ServiceComponent {
         let actions = delivery.start(at: now)
         // Claimed first: an alarm stored but not claimed would never be resumed after a restart.
         _ = try state.apply([("alarm:" + id, Array("open".utf8))], scope: instance.stateScope, inputID: nil, at: now)
-        try alarms.create(AlarmRecord(alarm: selection.alarm, steps: actions.recordedSteps))
+        try alarms.create(AlarmRecord(alarm: selection.alarm, steps: actions.recordedSteps, trace: value.trace))
         deliveries[id] = delivery
         context.logger.info("Alarm stored; contacting supporters", metadata: ["sdp.alarm": "\(id)", "sdp.recipients": "\(recipients.count)"])
         await carryOut(actions, of: id, context: context)
     }
 
     // MARK: - Answers
+
+    /// A plain phone's reply (a `text/plain` MESSAGE) may come from outside the sub-community; it counts only when
+    /// its sender was told about the alarm (checked in ``handle(_:context:)``).
+    func admitsOutsider(_ request: ServiceDirectRequest) async -> Bool {
+        request.method.uppercased() == "MESSAGE" && SurveillanceMediaType.matches(request.contentType, SurveillanceMediaType.text)
+    }
+
+    /// A supporter's node subscribing to its alarm resource (variant 1): only to its own
+    /// (``SupporterNotifierFactory/alarmResource(instanceURI:supporter:)`` naming the SUBSCRIBE's sender).
+    func admitSubscription(_ request: ServiceDirectRequest, resource: String) async -> ServiceDirectAnswer? {
+        guard request.eventPackage == Self.alarmPackage else { return DirectAnswer.badEvent(request.eventPackage, expected: Self.alarmPackage) }
+        guard let supporter = SupporterNotifierFactory.supporter(ofAlarmResource: resource) else {
+            return DirectAnswer.notFound("subscribe to \(instance.uri);supporter=<your address of record> for your alarms")
+        }
+        guard SIPAddressKey(supporter) == SIPAddressKey(request.from) else {
+            return DirectAnswer.forbidden("\(request.from) may watch only its own alarms, not \(supporter)'s")
+        }
+        return nil
+    }
 
     func handle(_ request: ServiceDirectRequest, context: any ServiceContext) async -> ServiceDirectAnswer {
         let method = request.method.uppercased()

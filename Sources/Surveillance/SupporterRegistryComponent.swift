@@ -77,6 +77,9 @@ actor SupporterRegistryComponent: ServiceComponent {
         context = nil
     }
 
+    /// E.g. `3 registrations` (for `smf app show`).
+    func summary() async -> String? { "\(registry.all.count) registration\(registry.all.count == 1 ? "" : "s")" }
+
     // MARK: - Inputs
 
     func receive(_ input: ServiceInput, context: any ServiceContext) async throws {

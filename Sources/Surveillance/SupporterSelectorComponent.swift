@@ -52,6 +52,7 @@ actor SupporterSelectorComponent: ServiceComponent {
     private var book = SupporterAvailabilityBook()
     private var recent: [String: Remembered] = [:]
     private var recentOrder: [String] = []
+    private var withAvailability = 0
 
     init(instance: ServiceInstanceInfo, selector: SupporterSelector) {
         self.instance = instance
@@ -115,6 +116,14 @@ actor SupporterSelectorComponent: ServiceComponent {
         }
         self.registry = registry
         self.book = book
+        withAvailability = registry.all.filter { documents[SIPAddressKey($0.supporter)] != nil }.count
+    }
+
+    /// E.g. `2 supporters registered, 2 with availability; selected for 1 alarm` (for `smf app show`).
+    func summary() async -> String? {
+        let supporters = registry.all.count
+        return "\(supporters) supporter\(supporters == 1 ? "" : "s") registered, \(withAvailability) with availability; "
+            + "selected for \(recent.count) alarm\(recent.count == 1 ? "" : "s")"
     }
 
     /// Selects for `alarm` and sends the selection unless it is the one sent last (`force`: send anyway).

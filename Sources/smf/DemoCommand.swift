@@ -5,15 +5,25 @@ import SIPSyntax
 import SIPTransport
 import SMFNode
 
-/// `smf demo`: two nodes in this process exchange OPTIONS over UDP and TCP and report what happened.
-///
-/// The nodes run in-process (on ephemeral loopback ports with temporary data directories) so the demo
-/// needs nothing but the binary; each has its own transport, transaction layer and UA core.
+/// `smf demo`: the demonstrations. Without a subcommand, building surveillance (`smf demo surveillance`, what
+/// `make demo` runs).
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Start two nodes that exchange OPTIONS over UDP and TCP, print the exchange, and exit.",
-        subcommands: [EnergyDemoCommand.self]
+        abstract: "Demonstrations: building surveillance on 9+ nodes (the default), OPTIONS between two nodes, an energy community's day.",
+        subcommands: [SurveillanceDemoCommand.self, OptionsDemoCommand.self, EnergyDemoCommand.self],
+        defaultSubcommand: SurveillanceDemoCommand.self
+    )
+}
+
+/// `smf demo options`: two nodes in this process exchange OPTIONS over UDP and TCP and report what happened.
+///
+/// The nodes run in-process (on ephemeral loopback ports with temporary data directories) so the demo
+/// needs nothing but the binary; each has its own transport, transaction layer and UA core.
+struct OptionsDemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "options",
+        abstract: "Start two nodes that exchange OPTIONS over UDP and TCP, print the exchange, and exit."
     )
 
     @OptionGroup var logging: LoggingOptions

@@ -51,14 +51,7 @@ struct PresencePublishCommand: AsyncParsableCommand {
     }
 
     private func coordinates() throws -> (Double, Double)? {
-        guard let location else { return nil }
-        let parts = location.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-        guard parts.count == 2, let latitude = Double(parts[0]), let longitude = Double(parts[1]),
-            (-90...90).contains(latitude), (-180...180).contains(longitude)
-        else {
-            throw ValidationError("--location must be LAT,LON with -90≤LAT≤90 and -180≤LON≤180, e.g. 48.85,2.35, not '\(location)'")
-        }
-        return (latitude, longitude)
+        try location.map { try parseLocation($0, option: "--location") }
     }
 
     func run() async throws {

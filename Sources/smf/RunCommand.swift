@@ -23,7 +23,8 @@ struct RunCommand: AsyncParsableCommand {
             a community are verified (403 with the reason when they fail) and the node serves the smf-membership \
             package. Its service runtime runs the parts of compositions placed on it, restores them after a restart, \
             and publishes the types given with --offer in each of its sub-communities (smf deploy, docs/services.md). \
-            Options may also come from a --config file. Prints one line 'smf ready: <listeners> data=<dir>' on \
+            As a building-surveillance supporter's node it keeps the alarms sent to it in its inbox and answers them \
+            (smf alarm answer, or --alarm-auto-answer). Options may also come from a --config file. Prints one line 'smf ready: <listeners> data=<dir>' on \
             stdout once the listeners are open; logs go to stderr.
             """
     )
@@ -101,6 +102,22 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var discovery: OverlayDiscoveryOptions
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "How this node answers building-surveillance alarms sent to its supporter by itself: none (default: a person answers with smf alarm answer), accept or decline at once (unattended supporters, demos).",
+            valueName: "none|accept|decline")
+    )
+    var alarmAutoAnswer: String = "none"
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Test aid: drop this share (0 to 1, e.g. 0.1) of the UDP datagrams the node receives, as a lossy network would, so SIP retransmissions are exercised. Default 0.",
+            valueName: "fraction")
+    )
+    var injectUdpLoss: Double = 0
+
     @OptionGroup var logging: LoggingOptions
 
     @OptionGroup var energy: EnergyRunOptions
@@ -115,6 +132,10 @@ struct RunCommand: AsyncParsableCommand {
     var config: String?
 
     func validate() throws {
+        guard AlarmAutoAnswer(rawValue: alarmAutoAnswer) != nil else {
+            throw ValidationError("--alarm-auto-answer must be none, accept or decline, not '\(alarmAutoAnswer)'")
+        }
+        guard (0...0.9).contains(injectUdpLoss) else { throw ValidationError("--inject-udp-loss must be between 0 and 0.9, not \(injectUdpLoss)") }
         guard !data.isEmpty else { throw ValidationError("--data must name a directory") }
         guard !user.isEmpty, user.allSatisfy({ $0.isLetter || $0.isNumber || "-_.!~*'()&=+$,;?/".contains($0) }) else {
             throw ValidationError("--user '\(user)' is not a SIP user name (letters, digits and -_.!~*'()&=+$,;?/)")
@@ -174,6 +195,8 @@ struct RunCommand: AsyncParsableCommand {
         configuration.services.offeredTypes = offer
         configuration.services.scopes = try scope.map { text throws(SMFNodeError) in try NodeServiceOptions.scope(text) }
         try discovery.apply(to: &configuration)
+        configuration.surveillance.alarmAutoAnswer = AlarmAutoAnswer(rawValue: alarmAutoAnswer) ?? .none
+        configuration.injectedUDPLoss = injectUdpLoss
         let dataDirectory = data
         let node = SMFNode(
             configuration: configuration,

@@ -14,7 +14,8 @@ struct SMF: AsyncParsableCommand {
             RunCommand.self, StatusCommand.self, PresenceCommand.self, MessageCommand.self, MessagesCommand.self,
             SubscriptionsCommand.self, StateCommand.self, OptionsCommand.self, DemoCommand.self, ComposeCommand.self,
             OverlayCommand.self, CommunityCommand.self, SubCommand.self, SimCommand.self, DeployCommand.self, AppsCommand.self,
-            AppCommand.self, UndeployCommand.self, EnergyCommand.self,
+            AppCommand.self, UndeployCommand.self, EnergyCommand.self, SensorCommand.self, AlarmsCommand.self, SupporterCommand.self,
+            AlarmCommand.self,
         ]
     )
 

@@ -14,8 +14,8 @@ import Testing
 extension OverlayProcess {
     /// Runs `smf ARGUMENTS --data <this node>` and fails the test (with the output) unless it exits 0.
     @discardableResult
-    func succeed(_ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) async throws -> String {
-        let result = try await smf(arguments)
+    func succeed(_ arguments: [String], timeout: Duration = .seconds(30), sourceLocation: SourceLocation = #_sourceLocation) async throws -> String {
+        let result = try await smf(arguments, timeout: timeout)
         #expect(result.status == 0, "smf \(arguments.joined(separator: " ")) failed: \(result.output)", sourceLocation: sourceLocation)
         return result.output
     }

@@ -85,7 +85,7 @@ import Testing
     }
 
     @Test func demoExchangesOptionsOverUDPAndTCPAndExitsZero() async throws {
-        let result = try await runTool(smfBinary(), ["demo"], timeout: .seconds(60))
+        let result = try await runTool(smfBinary(), ["demo", "options"], timeout: .seconds(60))
         #expect(result.status == 0, "output:\n\(result.output)")
         #expect(result.output.components(separatedBy: "<- UDP SIP/2.0 200 OK").count == 3)
         #expect(result.output.components(separatedBy: "<- TCP SIP/2.0 200 OK").count == 3)

@@ -23,7 +23,7 @@ private let logger = Logger(label: "smf.storage.test")
 @Test func appliesMigrationsToANewFileDatabase() async throws {
     let directory = try TemporaryDirectory()
     let database = try SMFDatabase(directory: directory.path + "/nested/data", logger: logger)
-    #expect(try await database.appliedMigrations() == ["v1-node", "v2-sip-endpoint", "v3-messages", "v4-overlay", "v5-community", "v7-alarms", "v8-community-contacts", "v9-readings", "v10-surveillance-state", "v11-sdp"])
+    #expect(try await database.appliedMigrations() == ["v1-node", "v2-sip-endpoint", "v3-messages", "v4-overlay", "v5-community", "v7-alarms", "v8-community-contacts", "v9-readings", "v10-surveillance-state", "v11-sdp", "v12-alarm-trace", "v13-supporter-inbox"])
     #expect(database.path == directory.path + "/nested/data/smf.sqlite")
     #expect(FileManager.default.fileExists(atPath: directory.path + "/nested/data/smf.sqlite"))
     let columns = try await database.writer.read { db in try db.columns(in: "node_settings").map(\.name) }
@@ -63,7 +63,7 @@ private let logger = Logger(label: "smf.storage.test")
     #expect(try await reopened.allSettings() == ["node.id": "a1b2", "node.name": "gateway-2"])
     #expect(try await reopened.removeSetting("node.id") == true)
     #expect(try await reopened.setting("node.id") == nil)
-    #expect(try await reopened.appliedMigrations() == ["v1-node", "v2-sip-endpoint", "v3-messages", "v4-overlay", "v5-community", "v7-alarms", "v8-community-contacts", "v9-readings", "v10-surveillance-state", "v11-sdp"], "migrations are not applied twice")
+    #expect(try await reopened.appliedMigrations() == ["v1-node", "v2-sip-endpoint", "v3-messages", "v4-overlay", "v5-community", "v7-alarms", "v8-community-contacts", "v9-readings", "v10-surveillance-state", "v11-sdp", "v12-alarm-trace", "v13-supporter-inbox"], "migrations are not applied twice")
 }
 
 @Test func corruptFileGivesNotADatabaseError() throws {

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Presence
 import Rules
+import ServicePlatform
 import Surveillance
 import Testing
 
@@ -97,4 +98,25 @@ private func alarm(_ id: String, at seconds: Int64) -> Alarm {
 @Test func migrationV7CreatesTheAlarmTables() async throws {
     let database = try SMFDatabase.inMemory(logger: logger)
     #expect(try await database.appliedMigrations().contains("v7-alarms"))
+}
+
+@Test func anAlarmsPathIsStoredWithItAndReadBackHopByHop() throws {
+    let directory = try AlarmDataDirectory()
+    let trace = [
+        ServiceHop(
+            service: "recorder", type: "sensor-recorder", node: "sip:house-12@127.0.0.1:5070", action: .request, port: "PUBLISH m2m-sensor",
+            detail: "from sip:gw@127.0.0.1:5090", atNanoseconds: 1_000_000_000),
+        ServiceHop(service: "notifier", type: "supporter-notifier", node: "sip:n@127.0.0.1:5080", action: .received, port: "selections",
+            detail: "by wire notify", atNanoseconds: 1_012_345_678),
+    ]
+    do {
+        let store = SQLiteAlarmStore(database: try SMFDatabase(directory: directory.path, logger: logger))
+        try store.create(AlarmRecord(alarm: alarm("A-1", at: 1), steps: [AlarmStep(time: .seconds(1), .raised)], trace: trace))
+        try store.create(AlarmRecord(alarm: alarm("A-2", at: 2), steps: [AlarmStep(time: .seconds(2), .raised)]))
+    }
+    let store = SQLiteAlarmStore(database: try SMFDatabase(directory: directory.path, logger: logger))
+    #expect(try store.record(id: "A-1")?.trace == trace, "every hop, to the nanosecond, after a reopen")
+    #expect(try store.record(id: "A-2")?.trace == [], "an alarm that came without a trace has none")
+    #expect(try store.recentAlarms(limit: 2).map(\.trace.count) == [2, 0])
+    #expect(try store.openAlarms().first?.trace == trace)
 }

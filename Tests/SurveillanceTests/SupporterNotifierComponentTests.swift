@@ -258,3 +258,34 @@ private func answer(_ alarmID: String, _ decision: AlarmDecision) -> String {
     #expect(await send("MESSAGE", "image/png", "ok").statusCode == 415)
     await notifier.stop()
 }
+
+@Test func aSupportersNodeMayWatchOnlyItsOwnAlarmResourceAndAPhoneReplyMayComeFromOutside() async throws {
+    let harness = NotifierHarness(["variant": "notify"])
+    let (notifier, _) = try await harness.start()
+    let resource = SupporterNotifierFactory.alarmResource(instanceURI: harness.info.uri, supporter: "sip:bob@n")
+    #expect(SupporterNotifierFactory.supporter(ofAlarmResource: resource) == "bob@n")
+    #expect(SupporterNotifierFactory(alarms: harness.alarms, state: harness.state).resourcePackages == ["m2m-alarm"])
+    let bob = request("SUBSCRIBE", event: "m2m-alarm", from: "sip:bob@n", to: harness.info, contentType: nil, "")
+    #expect(await notifier.admitSubscription(bob, resource: resource) == nil)
+    let mallory = request("SUBSCRIBE", event: "m2m-alarm", from: "sip:mallory@n", to: harness.info, contentType: nil, "")
+    #expect(await notifier.admitSubscription(mallory, resource: resource)?.statusCode == 403)
+    #expect(await notifier.admitSubscription(bob, resource: harness.info.uri)?.statusCode == 404, "a resource naming no supporter")
+    let presence = request("SUBSCRIBE", event: "presence", from: "sip:bob@n", to: harness.info, contentType: nil, "")
+    #expect(await notifier.admitSubscription(presence, resource: resource)?.statusCode == 489)
+    // A plain phone's "ok A-1" may come from outside the sub-community (checked against who was told); nothing else.
+    #expect(await notifier.admitsOutsider(request("MESSAGE", from: "sip:phone@p", to: harness.info, contentType: "text/plain", "ok A-1")))
+    #expect(!(await notifier.admitsOutsider(request("MESSAGE", from: "sip:phone@p", to: harness.info, contentType: "application/smf-alarm-answer+json", "{}"))))
+    #expect(!(await notifier.admitsOutsider(request("NOTIFY", event: "m2m-alarm", from: "sip:phone@p", to: harness.info, contentType: "text/plain", "ok"))))
+}
+
+@Test func theAlarmKeepsThePathOfTheSelectionThatRaisedIt() async throws {
+    let harness = NotifierHarness(["variant": "notify"])
+    let (notifier, context) = try await harness.start()
+    var value = selectionValue([("sip:bob@n", .smfNode)])
+    value.trace = [
+        ServiceHop(service: "recorder", type: "sensor-recorder", node: "sip:h@n", action: .request, port: "PUBLISH m2m-sensor", atNanoseconds: 5),
+        ServiceHop(service: "notifier", type: "supporter-notifier", node: "sip:w@n", action: .received, port: "selections", atNanoseconds: 9),
+    ]
+    try await notifier.receive(.value(port: "selections", wire: "notify", value), context: context)
+    #expect(try harness.alarms.record(id: "A-1")?.trace == value.trace)
+}

@@ -1,3 +1,4 @@
+import ServicePlatform
 import Rules
 import Testing
 
@@ -86,4 +87,38 @@ import Testing
     #expect(try store.openAlarms().isEmpty)
     #expect(try store.record(id: "A-1")?.acceptedBy == bob.supporter)
     #expect(throws: SurveillanceError.self) { try store.append([AlarmStep(time: .zero, .raised)], to: "nope") }
+}
+
+@Test func anAlarmsHistoryShowsItsPathHopByHopWhoWasToldAndWhoAccepted() throws {
+    let raised = Duration.seconds(1_795_420_800)
+    let alarm = Alarm(id: "A-1", kind: "fire", severity: .critical, building: "house-12", raisedAt: raised, summary: "rule fire")
+    var delivery = try AlarmDelivery(alarm: alarm, recipients: [bob, carol], policy: AlarmDeliveryPolicy())
+    _ = delivery.start(at: raised + .milliseconds(30))
+    _ = delivery.deliveryResult(attempt: 1, .delivered, at: raised + .milliseconds(32))
+    _ = try delivery.answered(by: bob.supporter, .decline, at: raised + .milliseconds(900))
+    _ = try delivery.answered(by: carol.supporter, .accept, at: raised + .milliseconds(12_400))
+    let start = (raised - .milliseconds(10)).wholeNanoseconds
+    let trace = [
+        ServiceHop(
+            service: "recorder", type: "sensor-recorder", node: "sip:house-12@h:1", action: .request, port: "PUBLISH m2m-sensor",
+            detail: "from sip:gw@h:9", atNanoseconds: start),
+        ServiceHop(service: "recorder", type: "sensor-recorder", node: "sip:house-12@h:1", action: .emitted, port: "forwards", atNanoseconds: start + 1_500_000),
+        ServiceHop(
+            service: "notifier", type: "supporter-notifier", node: "sip:n@h:7", action: .received, port: "selections", detail: "by wire notify",
+            atNanoseconds: start + 39_000_000),
+    ]
+    let lines = AlarmListFormatter.show(AlarmRecord(alarm: alarm, steps: delivery.steps, trace: trace))
+    #expect(lines[0] == "alarm A-1: critical fire in house-12, accepted (accepted by sip:carol@north.example)")
+    #expect(lines.contains("  0.000 ms  +0.000 ms  recorder (sensor-recorder)     sip:house-12@h:1  took PUBLISH m2m-sensor from sip:gw@h:9"))
+    #expect(lines.contains("  1.500 ms  +1.500 ms  recorder (sensor-recorder)     sip:house-12@h:1  emitted on forwards"))
+    #expect(lines.contains("  39.0 ms   +37.5 ms   notifier (supporter-notifier)  sip:n@h:7         received on selections by wire notify"))
+    #expect(lines.contains("  40.0 ms     contacted bob (sip:bob@north.example) by NOTIFY, attempt 1"))
+    #expect(lines.contains("  bob    NOTIFY   at 40.0 ms   declined"))
+    #expect(lines.contains("  carol  MESSAGE  at 910.0 ms  accepted"))
+    #expect(lines.last == "accepted by sip:carol@north.example 12410.0 ms after the reading (12.4 s after the alarm was raised)")
+    // Without a path, times count from the alarm's raising.
+    let bare = AlarmListFormatter.show(AlarmRecord(alarm: alarm, steps: [AlarmStep(time: raised, .raised)]))
+    #expect(bare.contains("path: not recorded (the alarm came without a trace)"))
+    #expect(bare.contains("  nobody yet"))
+    #expect(bare.last == "not accepted yet")
 }

@@ -111,7 +111,7 @@ enum DeployBench {
             self.directory = directory
         }
 
-        static func start(binary: String, user: String, bootstrap: String?) async throws -> Node {
+        static func start(binary: String, user: String, bootstrap: String?, scope: String = "bench/lab", extra: [String] = []) async throws -> Node {
             let port = try freePort()
             let directory = NSTemporaryDirectory() + "smf-bench-\(user)-\(getpid())-\(port)"
             let process = Process()
@@ -119,8 +119,8 @@ enum DeployBench {
             process.arguments =
                 [
                     "run", "--data", directory, "--user", user, "--listen", "udp:127.0.0.1:\(port)", "--listen", "tcp:127.0.0.1:\(port)",
-                    "--scope", "bench/lab", "--overlay-stabilize-ms", "300", "--overlay-timeout-ms", "400", "--log-level", "error",
-                ] + (bootstrap.map { ["--bootstrap", $0] } ?? [])
+                    "--scope", scope, "--overlay-stabilize-ms", "300", "--overlay-timeout-ms", "400", "--log-level", "error",
+                ] + (bootstrap.map { ["--bootstrap", $0] } ?? []) + extra
             let stdout = Pipe()
             process.standardOutput = stdout
             process.standardError = FileHandle.nullDevice

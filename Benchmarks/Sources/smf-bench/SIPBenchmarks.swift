@@ -6,7 +6,7 @@ extension Benchmark {
     static let all: [Benchmark] = [
         Benchmark(name: "sip.parse", unit: "msgs/s", measure: measureSIPParse),
         Benchmark(name: "sip.serialize", unit: "msgs/s", measure: measureSIPSerialize),
-    ] + Benchmark.events + [Benchmark.energy] + Benchmark.overlay + [Benchmark.store] + [Benchmark.deploy]
+    ] + Benchmark.events + [Benchmark.energy] + Benchmark.overlay + [Benchmark.store] + [Benchmark.deploy] + [Benchmark.alarms]
 }
 
 /// Parses each message of the mix once and checks the result, so the timed loop times correct work.
