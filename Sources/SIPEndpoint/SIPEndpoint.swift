@@ -939,6 +939,12 @@ public actor SIPEndpoint {
             }).first
         else { return response }
         guard let refusal = await handler(notification, request) else { return response }
+        // A refusal without Retry-After ends the subscription at the notifier (RFC 6665 §4.2.2): start over.
+        if var current = subscribers[id] {
+            let followUp = current.machine.notifyRefused(notification.dialogID, statusCode: refusal.statusCode, retryAfter: refusal.retryAfter)
+            subscribers[id] = current
+            _ = executeSubscriber(id, followUp)
+        }
         return refusal.response(to: request)
     }
 

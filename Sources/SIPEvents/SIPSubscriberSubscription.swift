@@ -249,6 +249,21 @@ public struct SIPSubscriberSubscription: Hashable, Sendable {
         return actions
     }
 
+    /// The application refused a NOTIFY that ``notifyReceived(_:now:using:)`` had accepted (it answered
+    /// `statusCode` instead of the 200). Without `Retry-After` (and other than 401/407) the notifier removes the
+    /// subscription on such an answer (RFC 6665 §4.2.2), so the dialog's usage ends here as well and a new
+    /// subscription follows after the retry delay; otherwise the subscription stays.
+    public mutating func notifyRefused(_ dialogID: SIPDialogID, statusCode: Int, retryAfter: Int?) -> [SIPSubscriberAction] {
+        guard statusCode >= 300, statusCode != 401, statusCode != 407, retryAfter == nil, usages[dialogID] != nil else { return [] }
+        usages[dialogID] = nil
+        let actions: [SIPSubscriberAction] = [.cancelTimer(.refresh(dialogID)), .cancelTimer(.expiry(dialogID))]
+        // Other forks keep the subscription alive.
+        guard usages.isEmpty, !isFinished else { return actions }
+        initialOutstanding = false
+        if isUnsubscribing { return actions + finish(.unsubscribed) }
+        return actions + [.scheduleTimer(.retry, after: configuration.retryDelay)]
+    }
+
     /// A timer fired.
     public mutating func timerFired(
         _ timer: SIPSubscriberTimer, now: SIPEventInstant, using generator: inout some RandomNumberGenerator

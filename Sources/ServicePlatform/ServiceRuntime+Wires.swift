@@ -416,6 +416,10 @@ extension ServiceRuntime {
             logger.info(
                 "a wire's NOTIFY was refused by membership",
                 metadata: ["sdp.wire": "\(key.wire)", "sdp.status": "\(answer.statusCode) \(answer.reason ?? "")", "sip.call-id": "\(request.headers.callID ?? "-")"])
+            // Without Retry-After the producer drops the subscription and this end subscribes again after the retry
+            // delay (SIPEndpoint); until then the wire says why it is not active.
+            consumers[key]?.state = "NOTIFY refused \(answer.statusCode) \(answer.reason ?? ""), subscribing again"
+            markStatusDirty(key.application)
             return Self.refusal(answer)
         }
         if notification.state.value == .active, consumers[key]?.state != "active" {

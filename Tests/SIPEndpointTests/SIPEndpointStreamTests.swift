@@ -90,6 +90,31 @@ import Testing
         await watcher.endpoint.unsubscribe(handle)
     }
 
+    @Test func aSubscriberThatRefusedANotifyWithoutRetryAfterSubscribesAgainAfterItsRetryDelay() async throws {
+        let notifier = try await TestNode.start("producer")
+        let watcher = try await TestNode.start("consumer")
+        defer { Task { await notifier.stop(); await watcher.stop() } }
+        let answers = Answers()
+        let changes = Collector(await notifier.endpoint.observeSubscriptions(of: "m2m-alarm"))
+        // The very first NOTIFY is refused (a member whose proof is not yet known, say): the notifier removes the
+        // subscription (RFC 6665 §4.2.2), so the subscriber must not wait for its refresh to find out.
+        answers.refuse(with: SIPRequestRefusal(statusCode: 403, reason: "Membership Proof Required"))
+        let handle = try await watcher.endpoint.subscribe(
+            to: notifier.uri, event: SIPEventHeader(package: "m2m-alarm", id: "w1"), expires: 600, retryDelay: .milliseconds(300),
+            handler: answers.handler)
+        _ = await changes.wait { $0.contains { $0.kind == .removed(.notifyFailed(statusCode: 403)) } }
+        answers.refuse(with: nil)
+
+        let again = await changes.wait(timeout: .seconds(5)) { $0.filter { $0.kind == .created(.active) }.count == 2 }
+        let keys = again.filter { $0.kind == .created(.active) }.map(\.key)
+        #expect(keys.count == 2)
+        let fresh = try #require(keys.last)
+        #expect(fresh != keys.first)
+        #expect(await eventually { await notifier.endpoint.notify(fresh, body: text("v1")) == .delivered(statusCode: 200) })
+        #expect(answers.received == ["v1"])
+        await watcher.endpoint.unsubscribe(handle)
+    }
+
     @Test func aNotifyToASubscriberThatVanishedFailsWithoutWaitingForever() async throws {
         let notifier = try await TestNode.start("producer")
         let watcher = try await TestNode.start("consumer")

@@ -105,6 +105,31 @@ import Testing
         #expect(recovery.terminations.isEmpty)
     }
 
+    @Test func notifyTheApplicationRefusesWithoutRetryAfterEndsTheDialogAndResubscribesAfterTheRetryDelay() throws {
+        var (s, subscribe, random) = try started()
+        _ = s.notifyReceived(Self.notify(for: subscribe, fromTag: "n1", cseq: 1, state: "active;expires=600"), now: .zero, using: &random)
+        let id = try #require(s.usages.keys.first)
+        // The notifier removes a subscription whose NOTIFY got 403 (RFC 6665 §4.2.2): waiting for the refresh would
+        // leave the subscriber without notifications for up to the whole interval.
+        let refused = s.notifyRefused(id, statusCode: 403, retryAfter: nil)
+        #expect(s.usages.isEmpty)
+        #expect(refused.scheduled(.retry) == .seconds(30))
+        #expect(refused.terminations.isEmpty)
+        let retried = s.timerFired(.retry, now: .seconds(30), using: &random)
+        let fresh = try #require(retried.requests.first)
+        #expect(fresh.headers.to?.tag == nil)
+        #expect(fresh.headers.callID != subscribe.headers.callID)
+    }
+
+    @Test func notifyRefusedWithRetryAfterOrForCredentialsKeepsTheDialog() throws {
+        var (s, subscribe, random) = try started()
+        _ = s.notifyReceived(Self.notify(for: subscribe, fromTag: "n1", cseq: 1, state: "active;expires=600"), now: .zero, using: &random)
+        let id = try #require(s.usages.keys.first)
+        #expect(s.notifyRefused(id, statusCode: 500, retryAfter: 1).isEmpty)
+        #expect(s.notifyRefused(id, statusCode: 401, retryAfter: nil).isEmpty)
+        #expect(s.usages[id] != nil)
+    }
+
     @Test func refreshTimingOutRetriesAfterTheRetryDelay() throws {
         var (s, subscribe, random) = try started()
         _ = s.notifyReceived(Self.notify(for: subscribe, fromTag: "n1", cseq: 1, state: "active;expires=600"), now: .zero, using: &random)
