@@ -82,15 +82,12 @@ public struct ServiceAvailability: Sendable, Hashable {
 
     /// `instant` as local time in `timeZone`: `2025-06-23 08:00 +02:00`.
     public static func localTime(_ instant: Duration, in timeZone: TimeZone) -> String {
-        let second = second(of: instant)
-        let offset = Int64(timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(second))))
-        let local = second + offset
-        let days = floorDivide(local, secondsPerDay)
-        let (year, month, day) = civilDate(daysSince1970: days)
-        let minuteOfDay = (local - days * secondsPerDay) / 60
-        let offsetMinutes = abs(offset) / 60
-        let time = String(format: "%04lld-%02lld-%02lld %02lld:%02lld", year, month, day, minuteOfDay / 60, minuteOfDay % 60)
-        return time + (offset < 0 ? " -" : " +") + String(format: "%02lld:%02lld", offsetMinutes / 60, offsetMinutes % 60)
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.calendar = Calendar(identifier: .gregorian)
+        formatter.timeZone = timeZone
+        formatter.dateFormat = "yyyy-MM-dd HH:mm xxx"
+        return formatter.string(from: Date(timeIntervalSince1970: Double(second(of: instant))))
     }
 
     // MARK: Local time
@@ -116,19 +113,6 @@ public struct ServiceAvailability: Sendable, Hashable {
     static func floorDivide(_ a: Int64, _ b: Int64) -> Int64 {
         let quotient = a / b
         return (a % b != 0 && (a < 0) != (b < 0)) ? quotient - 1 : quotient
-    }
-
-    /// Year, month and day of a day count since 1970-01-01 (proleptic Gregorian; H. Hinnant's `civil_from_days`).
-    static func civilDate(daysSince1970 days: Int64) -> (year: Int64, month: Int64, day: Int64) {
-        let z = days + 719_468
-        let era = floorDivide(z, 146_097)
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let shiftedMonth = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * shiftedMonth + 2) / 5 + 1
-        let month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9
-        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 }
 

@@ -144,6 +144,11 @@ import Testing
     @Test func aServicePlacedAnyWithWhereAreaLandsOnTheNodeInThatAreaAndAPeerElsewhereIsRefused() async throws {
         let constraint = "</wires>\n  <constraints>\n    <constraint service=\"mid\"><where area=\"south-street\"/></constraint>\n  </constraints>"
         let file = try Self.write(try Self.composition(count: 20, interval: "50ms").replacingOccurrences(of: "</wires>", with: constraint), named: "chain.xml")
+        // An area travels as a line of overlay records: a name with a space is a usage error.
+        let badArea = try await runTool(smfBinary(), ["run", "--data", "/tmp/smf-unused", "--area", "north street"], timeout: .seconds(20))
+        #expect(badArea.status == 64)
+        #expect(badArea.output.contains("--area 'north street' is not an area name (no spaces)"), "\(badArea.output)")
+
         let alice = try await Self.start("alice", bootstrap: [])
         var nodes = [alice]
         defer { for node in nodes { node.cleanUp() } }
