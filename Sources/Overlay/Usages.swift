@@ -55,7 +55,9 @@ public struct UserRegistration: Hashable, Sendable {
 /// A service provider within a sub-community: which node offers a service type, where, and how much.
 ///
 /// Each provider stores its own ``ResourceRecord`` of kind `.service` named
-/// `service:<subcommunity>/<type>`, so a lookup of the name returns every provider.
+/// `service:<subcommunity>/<type>`, so a lookup of the name returns every provider. The record's value is
+/// `contact\ncapacity`, and `contact\ncapacity\narea` when the provider declared the area it is in (a street, a
+/// feeder: `smf run --area`); both forms are read.
 public struct ServiceRegistration: Hashable, Sendable {
     /// The sub-community, e.g. `surveillance/north-street`.
     public var subcommunity: String
@@ -67,14 +69,17 @@ public struct ServiceRegistration: Hashable, Sendable {
     public var contact: String
     /// Free capacity the provider advertises (units are the service type's).
     public var capacity: Int
+    /// The area the provider declared (nil when it declared none).
+    public var area: String?
 
     /// Creates a registration.
-    public init(subcommunity: String, serviceType: String, provider: NodeID, contact: String, capacity: Int) {
+    public init(subcommunity: String, serviceType: String, provider: NodeID, contact: String, capacity: Int, area: String? = nil) {
         self.subcommunity = subcommunity
         self.serviceType = serviceType
         self.provider = provider
         self.contact = contact
         self.capacity = capacity
+        self.area = area
     }
 
     /// The resource name of a service type in a sub-community.
@@ -87,12 +92,25 @@ public struct ServiceRegistration: Hashable, Sendable {
         ResourceID(name: resourceName(subcommunity: subcommunity, serviceType: serviceType))
     }
 
+    /// A record value: `contact\ncapacity`, with `\narea` when there is an area.
+    public static func value(contact: String, capacity: Int, area: String?) -> [UInt8] {
+        Array(([contact, String(capacity)] + (area.map { [$0] } ?? [])).joined(separator: "\n").utf8)
+    }
+
+    /// Reads a record value of two lines (contact, capacity) or three (and the area); nil when it is neither.
+    public static func parseValue(_ value: [UInt8]) -> (contact: String, capacity: Int, area: String?)? {
+        let lines = String(decoding: value, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        guard lines.count == 2 || lines.count == 3, !lines[0].isEmpty, let capacity = Int(lines[1]) else { return nil }
+        let area = lines.count == 3 && !lines[2].isEmpty ? String(lines[2]) : nil
+        return (String(lines[0]), capacity, area)
+    }
+
     /// The signed record for this registration (the provider is the signer).
     public func record(sequence: UInt64, expiry: OverlayInstant, by identity: NodeIdentity) -> ResourceRecord {
         .signed(
             kind: .service,
             name: Self.resourceName(subcommunity: subcommunity, serviceType: serviceType),
-            value: Array("\(contact)\n\(capacity)".utf8),
+            value: Self.value(contact: contact, capacity: capacity, area: area),
             sequence: sequence,
             expiry: expiry,
             by: identity
@@ -103,14 +121,13 @@ public struct ServiceRegistration: Hashable, Sendable {
     public init?(record: ResourceRecord) {
         guard record.kind == .service, !record.isRemoval, record.name.hasPrefix("service:") else { return nil }
         let path = record.name.dropFirst("service:".count)
-        guard let slash = path.lastIndex(of: "/") else { return nil }
-        let lines = String(decoding: record.value, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
-        guard lines.count == 2, let capacity = Int(lines[1]) else { return nil }
+        guard let slash = path.lastIndex(of: "/"), let value = Self.parseValue(record.value) else { return nil }
         subcommunity = String(path[..<slash])
         serviceType = String(path[path.index(after: slash)...])
         provider = record.owner
-        contact = String(lines[0])
-        self.capacity = capacity
+        contact = value.contact
+        capacity = value.capacity
+        area = value.area
     }
 
     /// The providers found in a lookup's records, most capacity first.

@@ -17,6 +17,8 @@ public struct NodeServiceOptions: Sendable {
     public var offeredTypes: [String] = []
     /// The sub-communities it takes part in (`smf run --scope COMMUNITY/SUB`).
     public var scopes: [ServiceScope] = []
+    /// The area the node is in (`smf run --area NAME`: a street, a feeder), for `<where area="…"/>` constraints.
+    public var area: String?
     /// How often the deployer probes hosts with OPTIONS, and after how many misses a host is down.
     public var probeInterval: Duration = .seconds(1)
     public var probeFailuresBeforeDown: Int = 2
@@ -30,6 +32,15 @@ public struct NodeServiceOptions: Sendable {
             throw SMFNodeError(problem: "--scope '\(text)' is not COMMUNITY/SUB-COMMUNITY, e.g. north-street/surveillance/north-street")
         }
         return ServiceScope(community: String(text[..<slash]), subcommunity: String(text[text.index(after: slash)...]))
+    }
+
+    /// Checks an `--area` value: a non-empty name without white space (it travels as a line of overlay records).
+    /// - Throws: ``SMFNodeError`` saying what is wrong.
+    public static func area(_ text: String) throws(SMFNodeError) -> String {
+        guard !text.isEmpty, !text.contains(where: { $0.isWhitespace || $0.isNewline }) else {
+            throw SMFNodeError(problem: "--area '\(text)' is not an area name (no spaces), e.g. north-street or feeder-3")
+        }
+        return text
     }
 }
 
@@ -76,6 +87,7 @@ extension SMFNode {
     func startServices(database: SMFDatabase, endpoint: SIPEndpoint, overlay: NodeOverlay, aor: SIPURI) async -> ServiceRuntime {
         var configuration = ServiceRuntimeConfiguration(addressOfRecord: aor, nodeName: self.configuration.user)
         configuration.offeredTypes = self.configuration.services.offeredTypes
+        configuration.area = self.configuration.services.area
         configuration.probeInterval = self.configuration.services.probeInterval
         configuration.probeFailuresBeforeDown = self.configuration.services.probeFailuresBeforeDown
         var logger = self.logger

@@ -3,6 +3,7 @@
 
 import Foundation
 public import Overlay
+import SIPSyntax
 
 /// One record as the runtime reads it: its value and who stored it.
 public struct ServiceDirectoryRecord: Sendable, Hashable {
@@ -18,7 +19,7 @@ public struct ServiceDirectoryRecord: Sendable, Hashable {
 }
 
 /// Put and get of overlay records, signed and stored by the node. The runtime stores
-/// `node:<community>:<name>` (kind `.generic`: the node's address of record) and one ``Overlay/ServiceRegistration``
+/// `node:<community>:<name>` (kind `.generic`: the node's address of record, then its area if any) and one ``Overlay/ServiceRegistration``
 /// per offered type and scope (kind `.service`, `service:<community>/<sub-community>/<type>`), each again before
 /// it expires.
 ///
@@ -42,14 +43,29 @@ public enum ServiceRecordNames {
     }
 }
 
-/// The value of a provider record: `contact\ncapacity`, as ``Overlay/ServiceRegistration`` writes it.
+/// The value of a provider record: `contact\ncapacity`, and `\narea` when the node declared one, as
+/// ``Overlay/ServiceRegistration`` writes and reads it.
 enum ServiceProviderValue {
-    static func encode(contact: String, capacity: Int) -> [UInt8] { Array("\(contact)\n\(capacity)".utf8) }
+    static func encode(contact: String, capacity: Int, area: String?) -> [UInt8] {
+        ServiceRegistration.value(contact: contact, capacity: capacity, area: area)
+    }
 
     static func decode(_ value: [UInt8]) -> ServicePlacementChooser.Candidate? {
+        ServiceRegistration.parseValue(value).map { ServicePlacementChooser.Candidate(host: $0.contact, capacity: $0.capacity, area: $0.area) }
+    }
+}
+
+/// The value of a node record `node:<community>:<name>`: the node's address of record, and on a second line the area
+/// it declared (`smf run --area`), if any. A one-line value (before areas) reads as a node with no area.
+enum ServiceNodeValue {
+    static func encode(addressOfRecord: String, area: String?) -> [UInt8] {
+        Array(([addressOfRecord] + (area.map { [$0] } ?? [])).joined(separator: "\n").utf8)
+    }
+
+    static func decode(_ value: [UInt8]) -> (addressOfRecord: SIPURI, area: String?)? {
         let lines = String(decoding: value, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
-        guard lines.count == 2, let capacity = Int(lines[1]), !lines[0].isEmpty else { return nil }
-        return ServicePlacementChooser.Candidate(host: String(lines[0]), capacity: capacity)
+        guard lines.count == 1 || lines.count == 2, let uri = SIPURI(String(lines[0])) else { return nil }
+        return (uri, lines.count == 2 && !lines[1].isEmpty ? String(lines[1]) : nil)
     }
 }
 

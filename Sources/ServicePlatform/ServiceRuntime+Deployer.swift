@@ -33,7 +33,8 @@ public struct ServiceApplicationView: Codable, Sendable, Hashable {
         public var type: String
         public var placement: String
         public var host: String
-        /// `running`, `starting`, `failed: …`, `down`, `unknown` (no report yet).
+        /// `running`, `starting`, `failed: …`, `waiting: outside its time window until …` (docs/services.md
+        /// "Constraints"), `down`, `unknown` (no report yet).
         public var state: String
         public var summary: String?
     }
@@ -62,8 +63,11 @@ public struct ServiceApplicationView: Codable, Sendable, Hashable {
     public var wires: [Wire]
     public var notices: [ServiceNotice]
 
-    /// Whether every wire's consumer holds an active subscription at the current revision.
-    public var allWiresActive: Bool { wires.allSatisfy { $0.state == "active" } && services.allSatisfy { $0.state == "running" } }
+    /// Whether every wire's consumer holds an active subscription at the current revision and every service runs
+    /// or waits for its time window.
+    public var allWiresActive: Bool {
+        wires.allSatisfy { $0.state == "active" } && services.allSatisfy { $0.state == "running" || $0.state.hasPrefix("waiting") }
+    }
 }
 
 /// What `smf undeploy` reports.
@@ -98,7 +102,7 @@ extension ServiceRuntime {
         let down = Set(health.filter(\.value.isDown).map(\.key))
         for service in composition.services {
             do {
-                let host = try await resolve(service, in: scope, excluding: down, placedCounts: counts)
+                let host = try await resolve(service, in: composition, excluding: down, placedCounts: counts)
                 placements[service.id] = host
                 counts[host, default: 0] += 1
             } catch {
@@ -153,32 +157,46 @@ extension ServiceRuntime {
             })
     }
 
-    /// Where a service runs: this node, the named peer, or a live provider of its type.
+    /// Where a service runs: this node, the named peer, or a live provider of its type; each only where the
+    /// composition's `<where>` constraints allow (docs/services.md "Constraints").
     func resolve(
-        _ service: ServiceDeclaration, in scope: ServiceScope, excluding excluded: Set<String>, placedCounts: [String: Int]
+        _ service: ServiceDeclaration, in composition: Composition, excluding excluded: Set<String>, placedCounts: [String: Int]
     ) async throws(ServicePlatformError) -> String {
+        let scope = ServiceScope(community: composition.community, subcommunity: composition.subcommunity)
+        let places = ServicePlaces(service: service.id, constraints: composition.constraints)
         switch service.placement {
         case .local:
+            try check(service, placedOn: configuration.nodeName, me, area: configuration.area, against: places)
             return me
         case .peer(let name):
             if name.hasPrefix("sip:") || name.hasPrefix("sips:") {
                 guard let uri = SIPURI(name), !uri.host.isEmpty else {
                     throw ServicePlatformError(.unresolved, "service \(service.id): '\(name)' is not a SIP URI with a host")
                 }
+                if !places.isUnconstrained {
+                    let peerName = uri.user ?? uri.host
+                    // The area of a node named by its URI is the one its node record declares.
+                    var area: String?
+                    if places.namesAnArea, let found = try await nodeRecord(named: peerName, in: scope, for: service),
+                        Self.sameNode(found.addressOfRecord.description, uri.description)
+                    {
+                        area = found.area
+                    }
+                    try check(service, placedOn: peerName, uri.description, area: area, against: places)
+                }
                 return uri.description
             }
-            if name == configuration.nodeName { return me }
-            let recordName = ServiceRecordNames.node(community: scope.community, name: name)
-            let records: [ServiceDirectoryRecord]
-            do {
-                records = try await directory.get(kind: .generic, name: recordName, in: scope.community)
-            } catch {
-                throw ServicePlatformError(.unresolved, "service \(service.id): cannot look up peer \(name) in the overlay: \(error)")
+            if name == configuration.nodeName {
+                try check(service, placedOn: name, me, area: configuration.area, against: places)
+                return me
             }
-            guard let contact = records.lazy.compactMap({ SIPURI(String(decoding: $0.value, as: UTF8.self)) }).first else {
-                throw ServicePlatformError(.unresolved, "service \(service.id): no node named \(name) in community \(scope.community) (overlay record \(recordName))")
+            guard let found = try await nodeRecord(named: name, in: scope, for: service) else {
+                throw ServicePlatformError(
+                    .unresolved,
+                    "service \(service.id): no node named \(name) in community \(scope.community) (overlay record \(ServiceRecordNames.node(community: scope.community, name: name)))")
             }
-            return contact.description
+            try check(service, placedOn: name, found.addressOfRecord.description, area: found.area, against: places)
+            return found.addressOfRecord.description
         case .any:
             let recordName = ServiceRecordNames.providers(scope, type: service.type)
             let records: [ServiceDirectoryRecord]
@@ -187,15 +205,43 @@ extension ServiceRuntime {
             } catch {
                 throw ServicePlatformError(.unresolved, "service \(service.id): cannot look up providers of \(service.type) in the overlay: \(error)")
             }
-            let candidates = records.compactMap { ServiceProviderValue.decode($0.value) }.filter { candidate in !excluded.contains { Self.sameNode($0, candidate.host) } }
+            let found = records.compactMap { ServiceProviderValue.decode($0.value) }.filter { candidate in !excluded.contains { Self.sameNode($0, candidate.host) } }
+            let candidates = found.filter { candidate in
+                places.violation(name: SIPURI(candidate.host)?.user ?? candidate.host, addressOfRecord: candidate.host, area: candidate.area) == nil
+            }
             let live = await probe(Set(candidates.map(\.host)))
             guard let host = ServicePlacementChooser.choose(from: candidates, live: live, placedCounts: placedCounts) else {
+                let allowed = places.isUnconstrained ? "" : ", \(candidates.count) of them allowed by \(places.constraints.map(ServicePlaces.describe).joined(separator: " and "))"
                 throw ServicePlatformError(
                     .unresolved,
-                    "service \(service.id): no live provider of type \(service.type) in \(scope) (\(candidates.count) found in the overlay, \(live.count) answered OPTIONS)")
+                    "service \(service.id): no live provider of type \(service.type) in \(scope) (\(found.count) found in the overlay\(allowed), \(live.count) answered OPTIONS)")
             }
             return host
         }
+    }
+
+    /// The node record `node:<community>:<name>`: the node's address of record and declared area; nil when there is none.
+    private func nodeRecord(
+        named name: String, in scope: ServiceScope, for service: ServiceDeclaration
+    ) async throws(ServicePlatformError) -> (addressOfRecord: SIPURI, area: String?)? {
+        let recordName = ServiceRecordNames.node(community: scope.community, name: name)
+        let records: [ServiceDirectoryRecord]
+        do {
+            records = try await directory.get(kind: .generic, name: recordName, in: scope.community)
+        } catch {
+            throw ServicePlatformError(.unresolved, "service \(service.id): cannot look up peer \(name) in the overlay: \(error)")
+        }
+        return records.lazy.compactMap { ServiceNodeValue.decode($0.value) }.first
+    }
+
+    /// Throws when the node a `local` or `peer:` placement names is not where the service's `<where>` constraints allow.
+    private func check(
+        _ service: ServiceDeclaration, placedOn name: String, _ addressOfRecord: String, area: String?, against places: ServicePlaces
+    ) throws(ServicePlatformError) {
+        guard let violated = places.violation(name: name, addressOfRecord: addressOfRecord, area: area) else { return }
+        throw ServicePlatformError(
+            .unresolved,
+            "service \(service.id): placement \(service.placement) violates \(ServicePlaces.describe(violated)): it names \(ServicePlaces.describe(node: name, area: area))")
     }
 
     // MARK: - Messages to hosts
@@ -372,7 +418,6 @@ extension ServiceRuntime {
             guard let deployment = deployments[name] else { continue }
             let affected = deployment.record.deployment.placements.filter { Self.sameNode($0.value, host) }.map(\.key).sorted()
             guard !affected.isEmpty else { continue }
-            let scope = ServiceScope(community: deployment.composition.community, subcommunity: deployment.composition.subcommunity)
             var moves: [String: String] = [:]
             for serviceID in affected {
                 guard let service = deployment.composition.service(serviceID) else { continue }
@@ -383,7 +428,7 @@ extension ServiceRuntime {
                 var counts: [String: Int] = [:]
                 for placed in deployment.record.deployment.placements.values { counts[placed, default: 0] += 1 }
                 do {
-                    let replacement = try await resolve(service, in: scope, excluding: down.union([host]), placedCounts: counts)
+                    let replacement = try await resolve(service, in: deployment.composition, excluding: down.union([host]), placedCounts: counts)
                     moves[serviceID] = replacement
                     note(name, serviceID, "service \(serviceID) is down with its node \(host); moved to \(replacement)")
                 } catch {
@@ -588,7 +633,8 @@ extension ServiceRuntime {
 
     // MARK: - Overlay records
 
-    /// Stores the node's `node:` record in each community and a provider record per offered type and scope, again
+    /// Stores the node's `node:` record in each community (its address of record, then its area) and a provider record
+    /// (contact, capacity, area) per offered type and scope, again
     /// every half lifetime (every few seconds while the overlay refuses them, e.g. before the node joined), and at
     /// once when the node's scopes change (it joined or left a sub-community).
     ///
@@ -618,7 +664,8 @@ extension ServiceRuntime {
         for community in Set(scopes.map(\.community)).sorted() {
             do {
                 try await directory.put(
-                    kind: .generic, name: ServiceRecordNames.node(community: community, name: configuration.nodeName), value: Array(me.utf8),
+                    kind: .generic, name: ServiceRecordNames.node(community: community, name: configuration.nodeName),
+                    value: ServiceNodeValue.encode(addressOfRecord: me, area: configuration.area),
                     lifetime: configuration.recordLifetime, in: community)
             } catch {
                 ok = false
@@ -630,7 +677,8 @@ extension ServiceRuntime {
                 do {
                     try await directory.put(
                         kind: .service, name: ServiceRecordNames.providers(scope, type: type),
-                        value: ServiceProviderValue.encode(contact: me, capacity: capacity), lifetime: configuration.recordLifetime,
+                        value: ServiceProviderValue.encode(contact: me, capacity: capacity, area: configuration.area),
+                        lifetime: configuration.recordLifetime,
                         in: scope.community)
                 } catch {
                     ok = false

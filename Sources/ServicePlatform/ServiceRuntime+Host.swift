@@ -115,6 +115,9 @@ extension ServiceRuntime {
     func directRequestArrived(_ request: SIPRequest, to key: InstanceKey) async -> SIPResponse {
         guard let application = hosted[key.application] else { return answer(request, 404, "No Such Application") }
         guard let instance = instances[key], instance.state == "running" else {
+            if let waitingInstance = waiting[key] {
+                return answer(request, 480, "Outside Its Time Window", retryAfter: retryAfter(whileWaiting: waitingInstance))
+            }
             return answer(request, 480, "Service Instance Not Running", retryAfter: 1)
         }
         var direct = Self.directRequest(request)
@@ -142,9 +145,9 @@ extension ServiceRuntime {
 
     // MARK: - Reconciling
 
-    /// Makes this node run what the application's current deployment places on it: instances stop and start,
-    /// wires are (re)subscribed and producers accept only the current consumers. With nothing left here, the
-    /// application is removed.
+    /// Makes this node run what the application's current deployment places on it: instances stop and start (those
+    /// outside their time window wait for it), wires are (re)subscribed and producers accept only the current
+    /// consumers. With nothing left here, the application is removed.
     func reconcile(_ name: String) async {
         guard isRunning, let application = hosted[name] else { return }
         let mine = application.services(on: me)
@@ -152,7 +155,7 @@ extension ServiceRuntime {
             await removeApplication(name)
             return
         }
-        for key in instances.keys where key.application == name && !mine.contains(key.service) {
+        for key in Set(instances.keys).union(waiting.keys) where key.application == name && !mine.contains(key.service) {
             await stopInstance(key, forget: true)
         }
         guard let application = hosted[name] else { return }
@@ -166,15 +169,21 @@ extension ServiceRuntime {
         }
         for key in producers.keys where key.application == name && !wireIDs.contains(key.wire) { removeProducer(key) }
         for key in consumers.keys where key.application == name && !wireIDs.contains(key.wire) { cancelConsumer(key) }
-        for service in mine.sorted() where instances[InstanceKey(application: name, service: service)] == nil {
-            await startInstance(InstanceKey(application: name, service: service))
+        var windowed = false
+        for service in mine.sorted() {
+            windowed = windowed || !availability(of: service, in: application).isAlwaysAvailable
+            let key = InstanceKey(application: name, service: service)
+            guard instances[key] == nil, mayStart(key, in: application) else { continue }
+            await startInstance(key)
         }
+        if windowed { scheduleAvailabilityChecks() }
         markStatusDirty(name)
     }
 
     /// Stops the application's instances and wires and deletes everything it kept here.
     func removeApplication(_ name: String) async {
         for key in instances.keys where key.application == name { await stopInstance(key, forget: false) }
+        for key in waiting.keys where key.application == name { waiting[key] = nil }
         for key in producers.keys where key.application == name { removeProducer(key) }
         for key in consumers.keys where key.application == name { cancelConsumer(key) }
         for key in outboxes.keys where key.application == name { outboxes[key] = nil }
@@ -221,6 +230,8 @@ extension ServiceRuntime {
             runtime: self)
         for package in factory.resourcePackages { await hookPackage(package) }
         let seen = factory.durability == .durable ? ((try? store.seenInputs(application: key.application, service: key.service, limit: configuration.inputLogCapacity)) ?? []) : []
+        // Started meanwhile (a window opened while the application was reconciled): keep that one.
+        guard instances[key] == nil, waiting[key] == nil, hosted[key.application] != nil else { return }
         instances[key] = HostedInstance(
             info: info, component: component, context: context, durability: factory.durability, descriptor: descriptor, state: "starting",
             inputs: ServiceInputLog(capacity: configuration.inputLogCapacity, ids: seen), token: Self.token(using: &generator))
@@ -250,7 +261,12 @@ extension ServiceRuntime {
 
     /// Stops an instance; with `forget`, what it kept here is deleted (it moved or left the composition).
     func stopInstance(_ key: InstanceKey, forget: Bool) async {
-        guard let instance = instances.removeValue(forKey: key) else { return }
+        let wasWaiting = waiting.removeValue(forKey: key) != nil
+        guard let instance = instances.removeValue(forKey: key) else {
+            if wasWaiting, forget { try? store.deleteInstance(application: key.application, service: key.service) }
+            markStatusDirty(key.application)
+            return
+        }
         await instance.component.stop()
         for port in outboxes.keys where port.application == key.application && port.service == key.service { outboxes[port] = nil }
         if forget {
@@ -419,6 +435,10 @@ extension ServiceRuntime {
             instanceList.append(
                 .init(service: key.service, type: instance.descriptor.name, state: instance.state, summary: await instance.component.summary()))
         }
+        for (key, instance) in waiting where key.application == name && !instanceList.contains(where: { $0.service == key.service }) {
+            instanceList.append(.init(service: key.service, type: instance.type, state: waitingState(instance), summary: nil))
+        }
+        instanceList.sort { $0.service < $1.service }
         var wires: [ServiceHostStatus.WireEnd] = []
         for (key, producer) in producers.sorted(by: { $0.key.wire < $1.key.wire }) where key.application == name {
             let pending = outboxes[producer.port]?.pendingCount(after: producer.cursor, filters: producer.wire.filters) ?? 0

@@ -98,7 +98,9 @@ extension ServiceRuntime {
         else {
             return SIPRequestRefusal(statusCode: 403, reason: "Not The Current Consumer")
         }
-        guard instances[InstanceKey(application: target.application, service: target.service)] != nil else {
+        // An instance waiting for its time window still serves what it emitted before.
+        let instanceKey = InstanceKey(application: target.application, service: target.service)
+        guard instances[instanceKey] != nil || waiting[instanceKey] != nil else {
             return SIPRequestRefusal(statusCode: 480, reason: "Service Instance Not Started", retryAfter: 1)
         }
         return nil
@@ -438,6 +440,11 @@ extension ServiceRuntime {
         }
         let instanceKey = InstanceKey(application: key.application, service: consumer.wire.to.service)
         guard let instance = instances[instanceKey], instance.state == "running" else {
+            if let waitingInstance = waiting[instanceKey] {
+                // A state is sent whole again when the instance starts (it subscribes anew); events wait at the producer.
+                if batch.kind == "state" { return nil }
+                return SIPRequestRefusal(statusCode: 500, reason: "Outside Its Time Window", retryAfter: retryAfter(whileWaiting: waitingInstance))
+            }
             return SIPRequestRefusal(statusCode: 500, reason: "Service Instance Not Running", retryAfter: 1)
         }
         let port = consumer.wire.to.port

@@ -1,7 +1,7 @@
 // The Service Delivery Platform runtime of one node (seed 000 §IV, issue 6). See docs/services.md.
 
 public import Composition
-import Foundation
+public import Foundation
 public import Logging
 public import SIPEndpoint
 import SIPEvents
@@ -18,6 +18,17 @@ public struct ServiceRuntimeConfiguration: Sendable {
     public var offeredTypes: [String] = []
     /// The capacity advertised with each offered type, less the instances the node runs.
     public var capacity: Int = 100
+    /// The area the node is in (a street, a feeder; `smf run --area`), nil for none: it travels with the node's
+    /// overlay records, and `<where area="…"/>` constraints place services by it.
+    public var area: String?
+    /// The zone the `<time-window>`s of the services this node hosts are read in (the node's local time).
+    public var timeZone: TimeZone = .current
+    /// How often the runtime looks at its windowed instances at the latest, even when no window opens or closes
+    /// sooner (so a clock that jumps, as in tests, is noticed).
+    public var availabilityCheckInterval: Duration = .seconds(60)
+    /// The largest Retry-After, in seconds, with which an instance outside its time window refuses inputs (it
+    /// says the seconds until it opens, at most this).
+    public var waitingRetryAfterLimit: Int = 60
     /// How long overlay records live; they are stored again every half lifetime.
     public var recordLifetime: Duration = .seconds(600)
     /// How often the deployer probes the hosts of its applications with OPTIONS.
@@ -129,6 +140,13 @@ public actor ServiceRuntime {
         var freshCount: UInt64 = 0
     }
 
+    /// An instance outside its time window (docs/services.md "Constraints").
+    struct WaitingInstance {
+        let type: String
+        /// When its window opens (nil: never, as far as the next week goes).
+        var until: Duration?
+    }
+
     /// The producing end of a wire on this node.
     struct ProducerWire {
         var wire: Wire
@@ -173,6 +191,10 @@ public actor ServiceRuntime {
     var nextWaiterID = 0
     var nextGeneration = 0
     var statusFlushes: Set<String> = []
+    /// Instances placed here that are outside their time window: not started, their inputs refused until the time.
+    var waiting: [InstanceKey: WaitingInstance] = [:]
+    /// The task that starts and stops windowed instances as their windows open and close.
+    var availabilityTask: Task<Void, Never>?
     /// NOTIFYs of wires being handled now; a stop lets them finish first.
     var deliveriesInFlight = 0
     var wirePackages: Set<String> = []
@@ -290,6 +312,9 @@ public actor ServiceRuntime {
         }
         for task in backgroundTasks { task.cancel() }
         backgroundTasks = []
+        availabilityTask?.cancel()
+        availabilityTask = nil
+        waiting = [:]
         for (_, task) in observerTasks { task.cancel() }
         observerTasks = [:]
         for (_, deployment) in deployments { for (_, task) in deployment.watches { task.cancel() } }

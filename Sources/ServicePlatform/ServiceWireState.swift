@@ -157,10 +157,13 @@ public enum ServicePlacementChooser {
         public var host: String
         /// The capacity it advertises.
         public var capacity: Int
+        /// The area it declared, if any.
+        public var area: String?
 
-        public init(host: String, capacity: Int) {
+        public init(host: String, capacity: Int, area: String? = nil) {
             self.host = host
             self.capacity = capacity
+            self.area = area
         }
     }
 

@@ -22,7 +22,8 @@ struct RunCommand: AsyncParsableCommand {
             belongs to (smf community, smf sub) come back from <dir>/smf.sqlite, each with its own ring; requests of \
             a community are verified (403 with the reason when they fail) and the node serves the smf-membership \
             package. Its service runtime runs the parts of compositions placed on it, restores them after a restart, \
-            and publishes the types given with --offer in each of its sub-communities (smf deploy, docs/services.md). \
+            and publishes the types given with --offer in each of its sub-communities, with its --area (smf deploy, \
+            docs/services.md). \
             As a building-surveillance supporter's node it keeps the alarms sent to it in its inbox and answers them \
             (smf alarm answer, or --alarm-auto-answer). Options may also come from a --config file. Prints one line 'smf ready: <listeners> data=<dir>' on \
             stdout once the listeners are open; logs go to stderr.
@@ -100,6 +101,14 @@ struct RunCommand: AsyncParsableCommand {
     )
     var scope: [String] = []
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The area this node is in (a street, a feeder), published with its overlay records: compositions place services by it with <where area=\"NAME\"/>. One per node; default none.",
+            valueName: "name")
+    )
+    var area: String?
+
     @OptionGroup var discovery: OverlayDiscoveryOptions
 
     @Option(
@@ -159,6 +168,9 @@ struct RunCommand: AsyncParsableCommand {
         for text in scope {
             do throws(SMFNodeError) { _ = try NodeServiceOptions.scope(text) } catch { throw ValidationError(error.problem) }
         }
+        if let area {
+            do throws(SMFNodeError) { _ = try NodeServiceOptions.area(area) } catch { throw ValidationError(error.problem) }
+        }
         let known = ServiceTypeCatalog.builtIn
         for type in offer where known[type] == nil {
             throw ValidationError("--offer \(type): unknown service type; known: \(known.names.joined(separator: ", "))")
@@ -194,6 +206,7 @@ struct RunCommand: AsyncParsableCommand {
         configuration.energy = try energy.options()
         configuration.services.offeredTypes = offer
         configuration.services.scopes = try scope.map { text throws(SMFNodeError) in try NodeServiceOptions.scope(text) }
+        configuration.services.area = try area.map { text throws(SMFNodeError) in try NodeServiceOptions.area(text) }
         try discovery.apply(to: &configuration)
         configuration.surveillance.alarmAutoAnswer = AlarmAutoAnswer(rawValue: alarmAutoAnswer) ?? .none
         configuration.injectedUDPLoss = injectUdpLoss

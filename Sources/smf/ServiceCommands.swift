@@ -14,9 +14,11 @@ struct DeployCommand: AsyncParsableCommand {
         discussion: """
             The file is checked first (as smf compose validate does): any problem is printed as \
             FILE:LINE:COLUMN: error: MESSAGE and nothing is deployed. The node then resolves every placement \
-            (local, peer:NAME, any) through the overlay and has each host commit its part; a placement or host that \
-            fails is named with its service and nothing stays deployed. Then each service is printed with its host, \
-            and the command waits until every wire's subscription is active and prints the time taken. Deploying \
+            (local, peer:NAME, any) through the overlay, only on nodes its <where> constraints allow (peer name or \
+            area, smf run --area), and has each host commit its part; a placement or host that fails is named with \
+            its service (and the constraint it violates) and nothing stays deployed. Then each service is printed \
+            with its host, and the command waits until every wire's subscription is active (a service outside its \
+            <time-window> counts as ready: it waits) and prints the time taken. Deploying \
             an application again replaces it (a new revision). Exits 1 on any failure or when --timeout passes.
             """
     )
@@ -151,8 +153,9 @@ struct AppShowCommand: AsyncParsableCommand {
         abstract: "Show an application: each service with its host and state, each wire with its subscription and values.",
         discussion: """
             ACKED is the sequence number the producer had acknowledged by the consumer, PENDING the values waiting \
-            for that acknowledgement. On the node that deployed the application every service and wire is shown; \
-            on another host only its own part.
+            for that acknowledgement. A service outside its <time-window> is shown as 'waiting: outside its time \
+            window until <its host's local time>': it is not running and its inputs wait at their producers. On the \
+            node that deployed the application every service and wire is shown; on another host only its own part.
             """
     )
 

@@ -81,7 +81,7 @@ struct SurveillanceDemoCommand: AsyncParsableCommand {
 
         // The nodes: one per service of the composition, and the supporters' own nodes.
         var specs: [(name: String, role: String, extra: [String])] = [
-            ("house-12", "recorder and two simulated smoke detectors (peer:house-12); deploys the application", []),
+            ("house-12", "recorder and two simulated smoke detectors (peer:house-12, in area north-street as its constraint asks); deploys the application", ["--area", "north-street"]),
             ("registry", "supporter-registry (1)", ["--offer", "supporter-registry"]),
             ("availability", "supporter-availability (2)", ["--offer", "supporter-availability"]),
             ("forwarder", "sensor-forwarder (4)", ["--offer", "sensor-forwarder"]),

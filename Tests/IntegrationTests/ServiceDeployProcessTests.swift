@@ -44,10 +44,12 @@ import Testing
         Tally(try await show(node)?.services.first { $0.id == "sink" }?.summary)
     }
 
-    static func start(_ user: String, port: Int? = nil, data: URL? = nil, bootstrap: [String], offers: [String] = []) async throws -> OverlayProcess {
+    static func start(
+        _ user: String, port: Int? = nil, data: URL? = nil, bootstrap: [String], offers: [String] = [], area: String? = nil
+    ) async throws -> OverlayProcess {
         try await OverlayProcess(
             bootstrap: bootstrap, dataDirectory: data, port: port, stabilizeMs: 300, timeoutMs: 400,
-            extraArguments: ["--user", user, "--scope", "test/lab"] + offers.flatMap { ["--offer", $0] })
+            extraArguments: ["--user", user, "--scope", "test/lab"] + offers.flatMap { ["--offer", $0] } + (area.map { ["--area", $0] } ?? []))
     }
 
     /// Runs `smf deploy FILE` until it succeeds (the overlay needs a moment to hold every node's records).
@@ -137,6 +139,48 @@ import Testing
         for node in [alice2] + restarted {
             #expect(try await node.smf(["apps"]).output.contains("no applications"))
         }
+    }
+
+    @Test func aServicePlacedAnyWithWhereAreaLandsOnTheNodeInThatAreaAndAPeerElsewhereIsRefused() async throws {
+        let constraint = "</wires>\n  <constraints>\n    <constraint service=\"mid\"><where area=\"south-street\"/></constraint>\n  </constraints>"
+        let file = try Self.write(try Self.composition(count: 20, interval: "50ms").replacingOccurrences(of: "</wires>", with: constraint), named: "chain.xml")
+        // An area travels as a line of overlay records: a name with a space is a usage error.
+        let badArea = try await runTool(smfBinary(), ["run", "--data", "/tmp/smf-unused", "--area", "north street"], timeout: .seconds(20))
+        #expect(badArea.status == 64)
+        #expect(badArea.output.contains("--area 'north street' is not an area name (no spaces)"), "\(badArea.output)")
+
+        let alice = try await Self.start("alice", bootstrap: [])
+        var nodes = [alice]
+        defer { for node in nodes { node.cleanUp() } }
+        // bob would win without the constraint: as much room as dave, and his address (sip:bob@…) sorts first.
+        let bob = try await Self.start("bob", bootstrap: [alice.address], offers: ["probe-relay"], area: "north-street")
+        nodes.append(bob)
+        let dave = try await Self.start("dave", bootstrap: [alice.address], offers: ["probe-relay"], area: "south-street")
+        nodes.append(dave)
+        let carol = try await Self.start("carol", bootstrap: [alice.address])
+        nodes.append(carol)
+
+        let deployed = try await Self.deploy(file, on: alice)
+        #expect(deployed.status == 0, "smf deploy failed: \(deployed.output)")
+        #expect(deployed.output.contains("mid      probe-relay   any         sip:dave@127.0.0.1:\(dave.port)"), "\(deployed.output)")
+        #expect(try await pollUntil(within: .seconds(30)) { (try await Self.sinkTally(alice))?.received ?? 0 >= 20 })
+        let tally = try #require(try await Self.sinkTally(alice))
+        #expect(tally.missing == 0 && tally.repeated == 0)
+        #expect(try await bob.smf(["apps"]).output.contains("no applications"))
+
+        // The sink is placed on carol, who declared no area: refused with the constraint's line, nothing deployed.
+        let peerConstraint = "</wires>\n  <constraints>\n    <constraint service=\"sink\"><where area=\"north-street\"/></constraint>\n  </constraints>"
+        let refusedFile = try Self.write(
+            try Self.composition(count: 1, interval: "1s").replacingOccurrences(of: "name=\"chain\"", with: "name=\"elsewhere\"")
+                .replacingOccurrences(of: "</wires>", with: peerConstraint), named: "elsewhere.xml")
+        let refused = try await alice.smf(["deploy", refusedFile.path])
+        #expect(refused.status == 1)
+        #expect(
+            refused.output.contains(
+                "\(refusedFile.path):12:1: error: service sink: placement peer:carol violates the constraint on line 19 (where area north-street): it names node carol (no area)"),
+            "\(refused.output)")
+        #expect(try await carol.smf(["app", "show", "elsewhere"]).status != 0)
+        #expect(!(try await alice.smf(["apps"]).output.contains("elsewhere")))
     }
 
     @Test func invalidFilesAreReportedWithTheirLinesAndNothingIsDeployed() async throws {

@@ -11,6 +11,8 @@ final class SurveillanceCluster {
     static let community = "north-street"
     static let sub = "surveillance/north-street"
     static let scope = "\(community)/\(sub)"
+    /// Every node is in the street: the recorder's `<where area="north-street"/>` constraint asks for it (smf run --area).
+    static let area = "north-street"
     /// House 12 (where the readings say it is).
     static let house = "52.5200,13.4050"
 
@@ -51,7 +53,7 @@ final class SurveillanceCluster {
                 let bootstrap = order.first.flatMap { nodes[$0] }.map { [$0.address] } ?? []
                 let node = try await OverlayProcess(
                     bootstrap: bootstrap, stabilizeMs: 1000, timeoutMs: 1000,
-                    extraArguments: ["--user", spec.name] + (community ? [] : ["--scope", Self.scope]) + spec.offers.flatMap { ["--offer", $0] }
+                    extraArguments: ["--user", spec.name, "--area", Self.area] + (community ? [] : ["--scope", Self.scope]) + spec.offers.flatMap { ["--offer", $0] }
                         + spec.extra + extra)
                 nodes[spec.name] = node
                 order.append(spec.name)
@@ -79,7 +81,7 @@ final class SurveillanceCluster {
         let first = try self[order[0]]
         let node = try await OverlayProcess(
             bootstrap: [first.address], stabilizeMs: 1000, timeoutMs: 1000,
-            extraArguments: ["--user", spec.name] + (inCommunity ? [] : ["--scope", Self.scope]) + spec.offers.flatMap { ["--offer", $0] } + spec.extra
+            extraArguments: ["--user", spec.name, "--area", Self.area] + (inCommunity ? [] : ["--scope", Self.scope]) + spec.offers.flatMap { ["--offer", $0] } + spec.extra
                 + extra)
         nodes[spec.name] = node
         order.append(spec.name)

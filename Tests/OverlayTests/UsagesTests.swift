@@ -38,6 +38,29 @@ import Testing
         #expect(records[0].resourceID == ServiceRegistration.resourceID(subcommunity: "surveillance/north-street", serviceType: "camera"))
     }
 
+    @Test func aProviderRecordCarriesTheProvidersAreaAsAThirdLineAndTwoLineRecordsStillRead() throws {
+        let identity = NodeIdentity.generate()
+        let expiry = now.advanced(by: .seconds(60))
+        let inArea = ServiceRegistration(
+            subcommunity: "energy/feeder-3", serviceType: "flexibility", provider: identity.nodeID, contact: "sip:h1@10.0.0.7", capacity: 97, area: "feeder-3")
+        let record = inArea.record(sequence: 1, expiry: expiry, by: identity)
+        #expect(String(decoding: record.value, as: UTF8.self) == "sip:h1@10.0.0.7\n97\nfeeder-3")
+        #expect(ServiceRegistration(record: record) == inArea)
+
+        let noArea = ServiceRegistration(
+            subcommunity: "energy/feeder-3", serviceType: "flexibility", provider: identity.nodeID, contact: "sip:h2@10.0.0.8", capacity: 5)
+        let old = noArea.record(sequence: 2, expiry: expiry, by: identity)
+        #expect(String(decoding: old.value, as: UTF8.self) == "sip:h2@10.0.0.8\n5")
+        #expect(ServiceRegistration(record: old)?.area == nil)
+        #expect(ServiceRegistration(record: old)?.capacity == 5)
+
+        // Four lines, or a capacity that is no number, are not a provider record.
+        let four = ResourceRecord.signed(
+            kind: .service, name: old.name, value: Array("sip:x@h\n1\na\nb".utf8), sequence: 3, expiry: expiry, by: identity)
+        #expect(ServiceRegistration(record: four) == nil)
+        #expect(ServiceRegistration.parseValue(Array("sip:x@h\nmany\na".utf8)) == nil)
+    }
+
     @Test func contactCacheEvictsLeastRecentlyUsedButKeepsFriends() {
         var cache = ContactCache(capacity: 2)
         let expiry = now.advanced(by: .seconds(60))

@@ -86,6 +86,37 @@ struct RecordingSink: ServiceComponent {
     func stop() async {}
 }
 
+extension ServiceClock {
+    /// The machine's clock.
+    static let system = ServiceClock(now: { .nanoseconds(Int64(Date().timeIntervalSince1970 * 1e9)) }, sleep: { try await Task.sleep(for: $0) })
+}
+
+/// A clock that runs with real time from a chosen instant and that the test moves forward at once: sleepers wake
+/// when the clock passes their deadline, whether time ran or jumped there.
+final class SteppedClock: Sendable {
+    private let offset: Locked<Duration>
+
+    /// Starts at `start` (a duration since 1970-01-01T00:00:00Z).
+    init(start: Duration) { offset = Locked(start - ServiceClock.system.now()) }
+
+    var now: Duration { ServiceClock.system.now() + offset.current }
+
+    /// Moves the clock to `instant` (forward: sleepers whose deadline it passes wake).
+    func set(to instant: Duration) {
+        let real = ServiceClock.system.now()
+        offset.withLock { $0 = instant - real }
+    }
+
+    var serviceClock: ServiceClock {
+        ServiceClock(
+            now: { self.now },
+            sleep: { duration in
+                let deadline = self.now + duration
+                while self.now < deadline { try await Task.sleep(for: min(deadline - self.now, .milliseconds(20))) }
+            })
+    }
+}
+
 /// Polls `condition` until it holds or `timeout` passes; returns whether it held.
 func eventually(timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async rethrows -> Bool {
     let deadline = ContinuousClock.now + timeout
@@ -114,7 +145,8 @@ struct RuntimeNode {
     static func start(
         _ name: String, port: Int? = nil, directory: ServiceMemoryDirectory, offers: [String] = [], sink: SinkLog = SinkLog(),
         more: [any ServiceComponentFactory] = [], catalog: ServiceTypeCatalog = .builtIn, store: ServiceMemoryStore = ServiceMemoryStore(),
-        endpointStore: SIPInMemoryEndpointStore = SIPInMemoryEndpointStore(), membership: (any ServiceMembership)? = nil
+        endpointStore: SIPInMemoryEndpointStore = SIPInMemoryEndpointStore(), membership: (any ServiceMembership)? = nil,
+        area: String? = nil, clock: ServiceClock = .system, configure: (inout ServiceRuntimeConfiguration) -> Void = { _ in }
     ) async throws -> RuntimeNode {
         // SMF_TEST_LOG=debug shows what the runtimes do.
         let level = ProcessInfo.processInfo.environment["SMF_TEST_LOG"].flatMap(Logger.Level.init(rawValue:))
@@ -154,14 +186,14 @@ struct RuntimeNode {
             configuration.relayTimeout = .seconds(2)
             configuration.retryDelay = .milliseconds(300)
             configuration.resendInterval = .seconds(1)
+            configuration.area = area
+            configure(&configuration)
             let registry = ServiceComponentRegistry(
                 [ProbeSourceFactory(store: store), ProbeRelayFactory(), RecordingSinkFactory(log: sink)] + more)
             let runtime = ServiceRuntime(
                 configuration: configuration, endpoint: endpoint, transport: transport, registry: registry, catalog: catalog,
                 membership: membership ?? OpenServiceMembership(scopes: [testScope]), directory: directory.view(as: name), store: store,
-                clock: ServiceClock(
-                    now: { .nanoseconds(Int64(Date().timeIntervalSince1970 * 1e9)) }, sleep: { try await Task.sleep(for: $0) }),
-                logger: logger)
+                clock: clock, logger: logger)
             router.set(runtime)
             await runtime.start()
             return RuntimeNode(name: name, port: chosen, transport: transport, endpoint: endpoint, runtime: runtime, store: store, endpointStore: endpointStore)
