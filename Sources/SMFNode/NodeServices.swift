@@ -1,5 +1,5 @@
 public import ControlChannel
-import Foundation
+public import Foundation
 import Logging
 import Overlay
 import OverlaySIP
@@ -19,6 +19,8 @@ public struct NodeServiceOptions: Sendable {
     public var scopes: [ServiceScope] = []
     /// The area the node is in (`smf run --area NAME`: a street, a feeder), for `<where area="…"/>` constraints.
     public var area: String?
+    /// The time zone `<time-window>`s are read in (`smf run --time-zone ID`); the machine's by default.
+    public var timeZone: TimeZone = .current
     /// How often the deployer probes hosts with OPTIONS, and after how many misses a host is down.
     public var probeInterval: Duration = .seconds(1)
     public var probeFailuresBeforeDown: Int = 2
@@ -41,6 +43,15 @@ public struct NodeServiceOptions: Sendable {
             throw SMFNodeError(problem: "--area '\(text)' is not an area name (no spaces), e.g. north-street or feeder-3")
         }
         return text
+    }
+
+    /// Reads a `--time-zone` value: an IANA identifier such as `Europe/Berlin` or `UTC`.
+    /// - Throws: ``SMFNodeError`` saying what is wrong.
+    public static func timeZone(_ text: String) throws(SMFNodeError) -> TimeZone {
+        guard let zone = TimeZone(identifier: text) else {
+            throw SMFNodeError(problem: "--time-zone '\(text)' is not a time zone identifier, e.g. Europe/Berlin or UTC")
+        }
+        return zone
     }
 }
 
@@ -88,6 +99,7 @@ extension SMFNode {
         var configuration = ServiceRuntimeConfiguration(addressOfRecord: aor, nodeName: self.configuration.user)
         configuration.offeredTypes = self.configuration.services.offeredTypes
         configuration.area = self.configuration.services.area
+        configuration.timeZone = self.configuration.services.timeZone
         configuration.probeInterval = self.configuration.services.probeInterval
         configuration.probeFailuresBeforeDown = self.configuration.services.probeFailuresBeforeDown
         var logger = self.logger

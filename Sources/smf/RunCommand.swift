@@ -109,6 +109,14 @@ struct RunCommand: AsyncParsableCommand {
     )
     var area: String?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The time zone in which this node reads the <time-window>s of the services it hosts, as an identifier such as Europe/Berlin or UTC. Default: the machine's.",
+            valueName: "id")
+    )
+    var timeZone: String?
+
     @OptionGroup var discovery: OverlayDiscoveryOptions
 
     @Option(
@@ -171,6 +179,9 @@ struct RunCommand: AsyncParsableCommand {
         if let area {
             do throws(SMFNodeError) { _ = try NodeServiceOptions.area(area) } catch { throw ValidationError(error.problem) }
         }
+        if let timeZone {
+            do throws(SMFNodeError) { _ = try NodeServiceOptions.timeZone(timeZone) } catch { throw ValidationError(error.problem) }
+        }
         let known = ServiceTypeCatalog.builtIn
         for type in offer where known[type] == nil {
             throw ValidationError("--offer \(type): unknown service type; known: \(known.names.joined(separator: ", "))")
@@ -207,6 +218,7 @@ struct RunCommand: AsyncParsableCommand {
         configuration.services.offeredTypes = offer
         configuration.services.scopes = try scope.map { text throws(SMFNodeError) in try NodeServiceOptions.scope(text) }
         configuration.services.area = try area.map { text throws(SMFNodeError) in try NodeServiceOptions.area(text) }
+        if let timeZone { configuration.services.timeZone = try NodeServiceOptions.timeZone(timeZone) }
         try discovery.apply(to: &configuration)
         configuration.surveillance.alarmAutoAnswer = AlarmAutoAnswer(rawValue: alarmAutoAnswer) ?? .none
         configuration.injectedUDPLoss = injectUdpLoss

@@ -45,11 +45,13 @@ import Testing
     }
 
     static func start(
-        _ user: String, port: Int? = nil, data: URL? = nil, bootstrap: [String], offers: [String] = [], area: String? = nil
+        _ user: String, port: Int? = nil, data: URL? = nil, bootstrap: [String], offers: [String] = [], area: String? = nil,
+        extra: [String] = []
     ) async throws -> OverlayProcess {
         try await OverlayProcess(
             bootstrap: bootstrap, dataDirectory: data, port: port, stabilizeMs: 300, timeoutMs: 400,
-            extraArguments: ["--user", user, "--scope", "test/lab"] + offers.flatMap { ["--offer", $0] } + (area.map { ["--area", $0] } ?? []))
+            extraArguments: ["--user", user, "--scope", "test/lab"] + offers.flatMap { ["--offer", $0] } + (area.map { ["--area", $0] } ?? [])
+                + extra)
     }
 
     /// Runs `smf deploy FILE` until it succeeds (the overlay needs a moment to hold every node's records).
@@ -181,6 +183,51 @@ import Testing
             "\(refused.output)")
         #expect(try await carol.smf(["app", "show", "elsewhere"]).status != 0)
         #expect(!(try await alice.smf(["apps"]).output.contains("elsewhere")))
+    }
+
+    @Test func aSinkOutsideItsTimeWindowWaitsInItsNodesTimeZoneAndGetsEveryValueOnceWhenItOpens() async throws {
+        // carol reads windows in Asia/Kathmandu (+05:45, an offset no test machine has by accident): the sink's window
+        // opens at a whole minute there, 25 to 85 s from now, and lasts half an hour.
+        let zone = try #require(TimeZone(identifier: "Asia/Kathmandu"))
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = zone
+        let opens = try #require(
+            calendar.nextDate(after: Date().addingTimeInterval(25), matching: DateComponents(second: 0), matchingPolicy: .nextTime))
+        let start = calendar.component(.hour, from: opens) * 60 + calendar.component(.minute, from: opens)
+        func clock(_ minute: Int) -> String { String(format: "%02d:%02d", minute % 1440 / 60, minute % 60) }
+        let window = "</wires>\n  <constraints>\n    <constraint service=\"sink\"><time-window from=\"\(clock(start))\" to=\"\(clock(start + 30))\"/></constraint>\n  </constraints>"
+        let file = try Self.write(try Self.composition(count: 10, interval: "100ms").replacingOccurrences(of: "</wires>", with: window), named: "chain.xml")
+        let badZone = try await runTool(smfBinary(), ["run", "--data", "/tmp/smf-unused", "--time-zone", "Mars/Olympus"], timeout: .seconds(20))
+        #expect(badZone.status == 64)
+        #expect(badZone.output.contains("--time-zone 'Mars/Olympus' is not a time zone identifier"), "\(badZone.output)")
+
+        let alice = try await Self.start("alice", bootstrap: [], offers: ["probe-relay"])
+        var nodes = [alice]
+        defer { for node in nodes { node.cleanUp() } }
+        let carol = try await Self.start("carol", bootstrap: [alice.address], extra: ["--time-zone", "Asia/Kathmandu"])
+        nodes.append(carol)
+
+        let deployed = try await Self.deploy(file, on: alice)
+        #expect(deployed.status == 0, "smf deploy failed: \(deployed.output)")
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = zone
+        formatter.dateFormat = "yyyy-MM-dd HH:mm"
+        let waiting = "waiting: outside its time window until \(formatter.string(from: opens)) +05:45"
+        let sawWaiting = try await pollUntil(within: .seconds(15)) { try await Self.show(alice)?.services.first { $0.id == "sink" }?.state == waiting }
+        let services = try await Self.show(alice)?.services.map { "\($0.id): \($0.state)" } ?? []
+        #expect(sawWaiting, "\(services)")
+        // Nothing reaches the waiting sink, so the relay acknowledges nothing either: the ten values wait upstream.
+        #expect(try await pollUntil(within: .seconds(10)) { try await Self.show(alice)?.wires.first { $0.id == "w2" }?.pending == 10 })
+        #expect(try await Self.show(alice)?.wires.first { $0.id == "w2" }?.acknowledged == 0)
+
+        // When the window opens in Kathmandu, carol starts the sink and every value arrives once.
+        let limit = Duration.seconds(Int(opens.timeIntervalSinceNow.rounded(.up)) + 30)
+        #expect(try await pollUntil(within: limit, every: .milliseconds(500)) { (try await Self.sinkTally(alice))?.received ?? 0 >= 10 })
+        #expect(Date() >= opens)
+        let tally = try #require(try await Self.sinkTally(alice))
+        #expect(tally == Tally("received 10 values (highest 10), 0 missing, 0 repeated"))
+        #expect(try await Self.show(alice)?.services.first { $0.id == "sink" }?.state == "running")
     }
 
     @Test func invalidFilesAreReportedWithTheirLinesAndNothingIsDeployed() async throws {
