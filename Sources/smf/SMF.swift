@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
+import NIOCore
+import NIOPosix
 import SIPTransport
 import SMFNode
 
@@ -24,6 +26,10 @@ struct SMF: AsyncParsableCommand {
     static func main() async {
         // Before anything allocates: large tables mapped on their own, freed heap given back (SIPHeapSettings).
         SIPHeapSettings.fixMallocThresholds()
+        // Swift Concurrency's jobs run on NIO's event loops, where the sockets are: a datagram, the actors that take it
+        // and the answer they send stay on one thread instead of crossing to the cooperative pool and back at every
+        // hop (alarm latency, docs/surveillance.md "Measured"). Nothing of ours blocks on a future.
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         let arguments: [String]
         do {
             arguments = try RunConfigFile.expand(Array(CommandLine.arguments.dropFirst()))

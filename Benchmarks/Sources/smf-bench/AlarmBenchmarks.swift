@@ -12,7 +12,7 @@ import Darwin
 // - `alarm.latency_p50_ms` / `alarm.latency_p99_ms`: from a smoke reading's arrival at the recorder (the first hop
 //   of the alarm's trace) to the supporter's node having stored the alarm its NOTIFY brought (its inbox), for the
 //   seven services on seven nodes and the supporter on an eighth, over loopback; SMF_BENCH_ALARMS alarms (default
-//   1000), one reading each, one every 20 ms.
+//   1000), one reading each, one every 20 ms (`SMF_BENCH_ALARM_GAP_MS`).
 // - `alarm.lost`: alarms raised but never in the supporter's inbox, summed over the latency run, a run with 10% of
 //   every node's UDP datagrams dropped (`--inject-udp-loss 0.1`, 100 alarms), and 100 alarms raised during a burst
 //   of 20,000 readings into the recorder. Must be 0.
@@ -32,6 +32,8 @@ extension Benchmark {
 enum AlarmBench {
     static let application = "surveillance-bench"
     static let scope = "bench/lab"
+    /// Milliseconds between two readings (`SMF_BENCH_ALARM_GAP_MS`, default 20).
+    static let gapMilliseconds = Int(ProcessInfo.processInfo.environment["SMF_BENCH_ALARM_GAP_MS"] ?? "") ?? 20
     static let serviceNodes = ["house-12", "registry", "availability", "forwarder", "evaluator", "selector", "notifier"]
 
     static func run() async throws -> [String: Double] {
@@ -161,7 +163,7 @@ enum AlarmBench {
                 let arguments =
                     #"{"application":"\#(application)","sensor":"smoke-1","building":"b-\#(index)","kind":"smoke","value":0.9,"count":1,"window":1}"#
                 _ = try control.call("sensor.report", arguments)
-                try await Task.sleep(for: .milliseconds(20))
+                try await Task.sleep(for: .milliseconds(gapMilliseconds))
             }
             if let burstTask {
                 let status = try await burstTask.value
