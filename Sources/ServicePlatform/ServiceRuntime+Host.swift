@@ -338,7 +338,7 @@ extension ServiceRuntime {
             producers[wireKey]?.kick?.yield()
         }
         tied?.add(needs)
-        markStatusDirty(application)
+        markStatusDirty(application, countersOnly: true)
     }
 
     /// The whole state of a state output port (``ServiceContext/setState(_:on:)``): each wire's resource gets
@@ -406,17 +406,40 @@ extension ServiceRuntime {
         return await membership.authorize(request, in: application.scope).map(Self.refusal)
     }
 
-    /// Reports the application's status soon (changes close together go out as one).
-    func markStatusDirty(_ application: String) {
-        guard isRunning, statusFlushes.insert(application).inserted else { return }
+    /// How soon a host reports a change of an instance's or a wire's state (changes close together go out as one).
+    static let statusDelay = Duration.milliseconds(100)
+    /// How soon a host reports changed counters only (values acknowledged, received): while values flow, one report
+    /// a second instead of one per value keeps the status out of the way of the values themselves.
+    static let countersDelay = Duration.seconds(1)
+
+    /// Reports the application's status soon: within ``statusDelay``, or ``countersDelay`` when only the wires'
+    /// counters changed.
+    func markStatusDirty(_ application: String, countersOnly: Bool = false) {
+        guard isRunning else { return }
+        if countersOnly {
+            guard !statusFlushes.contains(application), counterFlushes.insert(application).inserted else { return }
+            Task { [weak self] in
+                try? await Task.sleep(for: Self.countersDelay)
+                await self?.flushCounters(application)
+            }
+            return
+        }
+        guard statusFlushes.insert(application).inserted else { return }
         Task { [weak self] in
-            try? await Task.sleep(for: .milliseconds(100))
+            try? await Task.sleep(for: Self.statusDelay)
             await self?.flushStatus(application)
         }
     }
 
+    private func flushCounters(_ name: String) async {
+        // Already reported with a state change in the meantime.
+        guard counterFlushes.contains(name) else { return }
+        await flushStatus(name)
+    }
+
     func flushStatus(_ name: String) async {
         statusFlushes.remove(name)
+        counterFlushes.remove(name)
         guard isRunning, let status = await hostStatus(name) else { return }
         let resource = ServiceAddressing.applicationURI(application: name, host: configuration.addressOfRecord)
         do {

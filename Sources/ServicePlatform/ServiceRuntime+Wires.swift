@@ -290,7 +290,7 @@ extension ServiceRuntime {
         }
         outboxes[port]?.prune(through: lowest)
         resolveAckWaiters()
-        markStatusDirty(key.application)
+        markStatusDirty(key.application, countersOnly: true)
     }
 
     // MARK: - Relay acknowledgement
@@ -455,7 +455,7 @@ extension ServiceRuntime {
                 return SIPRequestRefusal(statusCode: 500, reason: "Input Not Taken", retryAfter: 1)
             }
             consumers[key]?.received += 1
-            markStatusDirty(key.application)
+            markStatusDirty(key.application, countersOnly: true)
             return nil
         }
         var taken: [String] = []
@@ -501,7 +501,7 @@ extension ServiceRuntime {
             for id in taken { instances[instanceKey]?.inputs.insert(id) }
             consumers[key]?.received += UInt64(taken.count)
         }
-        markStatusDirty(key.application)
+        markStatusDirty(key.application, countersOnly: true)
         return failure
     }
 }

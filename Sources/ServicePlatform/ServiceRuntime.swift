@@ -190,7 +190,10 @@ public actor ServiceRuntime {
     var ackWaiters: [Int: (needs: [AckNeed], continuation: CheckedContinuation<Bool, Never>)] = [:]
     var nextWaiterID = 0
     var nextGeneration = 0
+    /// Applications whose status goes out within ``ServiceRuntime/statusDelay`` (a state changed).
     var statusFlushes: Set<String> = []
+    /// Applications whose status goes out within ``ServiceRuntime/countersDelay`` (only counters changed).
+    var counterFlushes: Set<String> = []
     /// Instances placed here that are outside their time window: not started, their inputs refused until the time.
     var waiting: [InstanceKey: WaitingInstance] = [:]
     /// The task that starts and stops windowed instances as their windows open and close.
