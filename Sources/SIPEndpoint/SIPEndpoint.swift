@@ -68,6 +68,11 @@ public actor SIPEndpoint {
     private var nextChainNumber: UInt64 = 0
     /// Resource states changed by the running event, written with it (`nil` value: removed).
     private var pendingResourceStates: [String: SIPStoredResourceState?] = [:]
+    /// The local CSeq each notifier dialog's stored records carry: a NOTIFY up to it needs no write, because the
+    /// dialog restores at that CSeq and a restarted node continues above it (``notifyCSeqReserve``).
+    private var storedNotifyCSeqs: [SIPDialogID: UInt32] = [:]
+    /// What the running event's write stores in ``storedNotifyCSeqs`` once it succeeds; `nil`: the dialog is gone.
+    private var pendingNotifyCSeqs: [SIPDialogID: UInt32?] = [:]
     /// Callers of ``notify(_:body:)`` waiting for their NOTIFY's outcome, by send chain number.
     private var notifyWaiters: [UInt64: CheckedContinuation<SIPNotifyOutcome, Never>] = [:]
     /// The waiter the next ``sendNotify(_:key:)`` takes (set just around ``execute(_:)`` in ``notify(_:body:)``).
@@ -297,6 +302,7 @@ public actor SIPEndpoint {
         do {
             try store.apply(changes)
             notifier.endChanges()
+            keepPendingNotifyCSeqs()
         } catch {
             notifier.rollBackChanges()
             compositor = savedCompositor
@@ -320,11 +326,23 @@ public actor SIPEndpoint {
         if !changes.isEmpty {
             do {
                 try store.apply(changes)
+                keepPendingNotifyCSeqs()
             } catch {
                 logger.info("endpoint store write failed", metadata: ["sip.endpoint.error": "\(error)"])
             }
         }
         return steps
+    }
+
+    /// How many NOTIFY CSeqs of a dialog one write reserves when nothing but its CSeq changed: a stream of NOTIFYs
+    /// on a subscription (``notify(_:body:)``, a service wire's values) writes its record once per this many, not
+    /// once per NOTIFY. After a restart the dialog goes on above the reservation: CSeqs in a dialog only have to
+    /// grow (RFC 3261 §12.2.2 refuses only lower ones), so the gap costs nothing.
+    static let notifyCSeqReserve: UInt32 = 100
+
+    private func keepPendingNotifyCSeqs() {
+        for (id, cseq) in pendingNotifyCSeqs { storedNotifyCSeqs[id] = cseq }
+        pendingNotifyCSeqs = [:]
     }
 
     /// What the last event changed, as store records: subscriptions (with their dialog) and
@@ -333,24 +351,31 @@ public actor SIPEndpoint {
     private func storeChanges(compositorBefore: SIPEventStateCompositor, includeUpdates: Bool) -> SIPEndpointStoreChanges {
         var changes = SIPEndpointStoreChanges()
         let touched = notifier.changes
+        pendingNotifyCSeqs = [:]
         var touchedDialogs = Set<SIPDialogID>()
         if includeUpdates {
             for (id, before) in touched.dialogs where notifier.dialog(id) != before { touchedDialogs.insert(id) }
         }
+        // Dialogs where only NOTIFY bookkeeping moved (the local CSeq, when the last NOTIFY went): within their
+        // reservation nothing is written, beyond it the record is written with a new reservation.
+        let (covered, reserving) = notifyBookkeeping(touchedDialogs, touched: touched)
+        touchedDialogs.subtract(covered)
         var saved = Set<SIPSubscriptionKey>()
         for (key, before) in touched.subscriptions {
             guard let subscription = notifier.subscriptions[key] else {
                 if before != nil { changes.deleted.append(.init(kind: .notifierSubscription, id: key.description)) }
+                if notifier.dialog(key.dialogID) == nil { pendingNotifyCSeqs[key.dialogID] = .some(nil) }
                 continue
             }
+            guard !covered.contains(key.dialogID) else { continue }
             let changed = before == nil || (includeUpdates && (before != subscription || touchedDialogs.contains(key.dialogID)))
-            guard changed, let dialog = notifier.dialog(key.dialogID), let record = record(subscription, dialog) else { continue }
+            guard changed, let dialog = storedDialog(key.dialogID, reserving: reserving), let record = record(subscription, dialog) else { continue }
             changes.saved.append(record)
             saved.insert(key)
         }
         // Every record carries its dialog: a changed dialog rewrites its other subscriptions too.
         for id in touchedDialogs {
-            guard let dialog = notifier.dialog(id) else { continue }
+            guard let dialog = storedDialog(id, reserving: reserving) else { continue }
             for key in notifier.subscriptionKeys(inDialog: id) where !saved.contains(key) {
                 guard let subscription = notifier.subscriptions[key], let record = record(subscription, dialog) else { continue }
                 changes.saved.append(record)
@@ -374,6 +399,46 @@ public actor SIPEndpoint {
             }
         }
         return changes
+    }
+
+    /// Of the changed dialogs, those whose event changed nothing but NOTIFY bookkeeping (their local CSeq, and in
+    /// their subscriptions when the last NOTIFY went and which awaits its answer): `covered` when the CSeq is still
+    /// within what the stored records carry, `reserving` when it went past.
+    private func notifyBookkeeping(
+        _ dialogs: Set<SIPDialogID>, touched: SIPNotifier.Changes
+    ) -> (covered: Set<SIPDialogID>, reserving: Set<SIPDialogID>) {
+        var covered = Set<SIPDialogID>()
+        var reserving = Set<SIPDialogID>()
+        for id in dialogs {
+            guard let before = touched.dialogs[id] ?? nil, let after = notifier.dialog(id), let sequence = after.localSequence else { continue }
+            var aligned = before
+            aligned.localSequence = after.localSequence
+            guard aligned == after else { continue }
+            let bookkeepingOnly = notifier.subscriptionKeys(inDialog: id).allSatisfy { key in
+                guard let entry = touched.subscriptions[key] else { return true }
+                guard let earlier = entry, let now = notifier.subscriptions[key] else { return false }
+                return now.differsAtMostInNotifyBookkeeping(from: earlier)
+            }
+            guard bookkeepingOnly else { continue }
+            if let stored = storedNotifyCSeqs[id], sequence <= stored {
+                covered.insert(id)
+            } else {
+                reserving.insert(id)
+            }
+        }
+        return (covered, reserving)
+    }
+
+    /// The dialog as its records store it: with a fresh CSeq reservation when `reserving` names it, else as it is.
+    /// Notes the stored CSeq for ``keepPendingNotifyCSeqs()``.
+    private func storedDialog(_ id: SIPDialogID, reserving: Set<SIPDialogID>) -> SIPDialog? {
+        guard var dialog = notifier.dialog(id) else { return nil }
+        if reserving.contains(id), let sequence = dialog.localSequence {
+            let (reserved, overflow) = sequence.addingReportingOverflow(Self.notifyCSeqReserve - 1)
+            dialog.localSequence = overflow ? sequence : reserved
+        }
+        pendingNotifyCSeqs[id] = .some(dialog.localSequence ?? 0)
+        return dialog
     }
 
     private func record(_ subscription: SIPNotifierSubscription, _ dialog: SIPDialog) -> SIPEndpointStoreRecord? {
@@ -452,6 +517,10 @@ public actor SIPEndpoint {
         do {
             let snapshot = try decoder.decode(SIPNotifier.Snapshot.self, from: encoder.encode(bridge))
             steps += notifier.restore(snapshot, now: now).map(Step.notifier)
+            storedNotifyCSeqs = [:]
+            for key in notifier.subscriptions.keys {
+                if let sequence = notifier.dialog(key.dialogID)?.localSequence { storedNotifyCSeqs[key.dialogID] = sequence }
+            }
             let compositorSnapshot = try decoder.decode(
                 SIPEventStateCompositor.Snapshot.self,
                 from: encoder.encode(CompositorSnapshotBridge(publications: publications, sequence: publications.map(\.sequence).max() ?? 0)))

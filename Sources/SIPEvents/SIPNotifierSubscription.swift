@@ -364,6 +364,18 @@ public struct SIPNotifierSubscription: Hashable, Sendable, Codable {
     /// Sets the state the first NOTIFY carries (before ``started(now:)``).
     mutating func setInitialState(_ state: SIPEventBody?) { currentState = state }
 
+    /// Whether `self` differs from `earlier` at most in the bookkeeping of sending a NOTIFY on it — when the last
+    /// one went (``lastNotifyAt``) and which CSeq awaits its answer (``outstandingNotifyCSeq``) — and not in anything
+    /// a restarted notifier needs: status, expiry, the state sent or held, the rate limit.
+    ///
+    /// A NOTIFY of a body sent on the subscription alone (``SIPNotifier/notify(_:body:now:)``) changes only that.
+    public func differsAtMostInNotifyBookkeeping(from earlier: SIPNotifierSubscription) -> Bool {
+        var aligned = earlier
+        aligned.lastNotifyAt = lastNotifyAt
+        aligned.outstandingNotifyCSeq = outstandingNotifyCSeq
+        return aligned == self
+    }
+
     /// Seconds left, rounded up, for `expires=` (RFC 6665 §4.2.2).
     func remainingSeconds(at now: SIPEventInstant) -> Int { (expiresAt - now).wholeSecondsRoundedUp }
 

@@ -53,6 +53,35 @@ import Testing
         #expect(await notifier.endpoint.subscriptions().first?.lastNotifyCSeq == 3)
     }
 
+    @Test func aStreamOfBodiesWritesItsSubscriptionOncePerHundredNotifiesAndARestartGoesOnAboveThem() async throws {
+        let store = CountingEndpointStore()
+        let notifier = try await TestNode.start("producer", store: store)
+        let watcher = try await TestNode.start("consumer")
+        let answers = Answers()
+        let (key, _) = try await wired(notifier, watcher, answers: answers)
+
+        store.reset()
+        for index in 1...150 {
+            #expect(await notifier.endpoint.notify(key, body: text("v\(index)")) == .delivered(statusCode: 200))
+        }
+        #expect(answers.received == (1...150).map { "v\($0)" })
+        #expect(await notifier.endpoint.subscriptions().first?.lastNotifyCSeq == 151)
+        // CSeq 2 wrote a reservation through 101, CSeq 102 one through 201: two writes for 150 NOTIFYs.
+        let writes = store.recorded.filter { !$0.isEmpty }
+        #expect(writes.count == 2)
+        #expect(writes.allSatisfy { $0.saved.map(\.key.kind) == [.notifierSubscription] && $0.deleted.isEmpty })
+        let stored = try #require(try store.inner.loadRecords().first { $0.key.kind == .notifierSubscription })
+        #expect(stored.notifyCSeq == 201)
+
+        // Restarted on the same store, the notifier goes on above the reservation, and the consumer takes it.
+        await notifier.stop()
+        let second = try await TestNode.start("producer", udpPort: notifier.udpPort, tcpPort: notifier.tcpPort, store: store)
+        defer { Task { await second.stop(); await watcher.stop() } }
+        #expect(await second.endpoint.notify(key, body: text("after the restart")) == .delivered(statusCode: 200))
+        #expect(answers.received.last == "after the restart")
+        #expect(await second.endpoint.subscriptions().first?.lastNotifyCSeq == 202)
+    }
+
     @Test func aRefusalWithRetryAfterKeepsTheSubscriptionAndTheSameBodyGoesThroughLater() async throws {
         let notifier = try await TestNode.start("producer")
         let watcher = try await TestNode.start("consumer")

@@ -32,6 +32,28 @@ import Testing
         #expect(next.notifies.first?.headers.cseq?.sequence == (first.headers.cseq?.sequence ?? 0) + 2)
     }
 
+    @Test func aStreamedBodyChangesOnlyNotifyBookkeepingButANewResourceStateOrARefreshChangesMore() throws {
+        var h = NotifierHarness()
+        let (key, _) = try subscribed(&h)
+        let before = try #require(h.notifier.subscriptions[key])
+        h.advance(to: .seconds(10))
+        h.on { $0.notify(key, body: Fixtures.body("batch"), now: $1) }
+        let streamed = try #require(h.notifier.subscriptions[key])
+        #expect(streamed != before, "the last NOTIFY's time and CSeq moved")
+        #expect(streamed.differsAtMostInNotifyBookkeeping(from: before))
+
+        h.advance(to: .seconds(20))
+        h.on { $0.resourceStateChanged(event: "m2m-alarm", resource: "sip:smoke-7@house-12.example.com", state: Fixtures.body("fire"), now: $1) }
+        let changed = try #require(h.notifier.subscriptions[key])
+        #expect(!changed.differsAtMostInNotifyBookkeeping(from: streamed), "the state sent changed: a restart must know it")
+
+        var refresh = Fixtures.subscribe(expires: 900, toTag: h.notifyLog.first?.notify.headers.from?.tag)
+        refresh.headers.replaceOrAdd(name: "CSeq", value: "2 SUBSCRIBE")
+        h.on { $0.subscribeReceived(refresh, now: $1, using: &$2) }
+        let refreshed = try #require(h.notifier.subscriptions[key])
+        #expect(!refreshed.differsAtMostInNotifyBookkeeping(from: changed), "the expiry moved")
+    }
+
     @Test func aStreamedBodyIsNotTheResourceStateSoARefreshSendsTheStateNotTheLastBody() throws {
         var h = NotifierHarness()
         h.on { $0.resourceStateChanged(event: "m2m-alarm", resource: "sip:smoke-7@house-12.example.com", state: Fixtures.body("state"), now: $1) }
