@@ -596,15 +596,17 @@ public actor SIPEndpoint {
         let flow = flows[dialogID]
         let target = Self.destination(for: request)
         let transport = self.transport
-        let task = Task { [weak self] in
+        // Started at once on this actor (`Task.immediate`, SE-0472): the NOTIFY is handed to the transport before the
+        // event that produced it goes on — with a commit of its own, say — not after whatever the thread has queued.
+        let task = Task.immediate { [self] in
             await previous?.value
             let outcome = await Self.deliver(request, flow: flow, target: target, transport: transport)
-            await self?.notifyCompleted(request, outcome: outcome, dialogID: dialogID, chain: number)
+            notifyCompleted(request, outcome: outcome, dialogID: dialogID, chain: number)
         }
         notifyChains[dialogID] = (number, task)
     }
 
-    private static func deliver(
+    nonisolated(nonsending) private static func deliver(
         _ request: SIPRequest, flow: SIPDestination?, target: SIPDestination?, transport: SIPTransport
     ) async -> Result<SIPResponse, SIPTransportError> {
         if let flow {

@@ -81,7 +81,10 @@ public final class SIPTransport: Service, Sendable {
     /// - Throws: ``SIPTransportError`` — a timeout (the TU treats it as 408, §8.1.3.1), a transport
     ///   failure (503), ``SIPTransportError/refused`` when the outbound request hook kept the request back, or
     ///   ``SIPTransportError/cancelled`` when the calling task is cancelled.
-    public func send(_ request: SIPRequest, to destination: SIPDestination) async throws(SIPTransportError) -> SIPResponse {
+    ///
+    /// Runs on the caller's executor (`nonisolated(nonsending)`): a caller on the engine's event loop — every actor
+    /// in `smf`, whose jobs run on NIO's loops — hands the request to the socket before it goes on.
+    nonisolated(nonsending) public func send(_ request: SIPRequest, to destination: SIPDestination) async throws(SIPTransportError) -> SIPResponse {
         let address: SocketAddress
         do {
             if IPAddressSyntax.isIPv4(destination.host) || IPAddressSyntax.isIPv6(destination.host) {
@@ -113,7 +116,7 @@ public final class SIPTransport: Service, Sendable {
         let promise = engine.eventLoop.makePromise(of: SIPResponse.self)
         let finalTransport = transport
         let prepared = request
-        engine.eventLoop.execute {
+        let start: @Sendable () -> Void = {
             let connection: EventLoopFuture<(any Channel)?>
             switch finalTransport {
             case .udp:
@@ -141,6 +144,8 @@ public final class SIPTransport: Service, Sendable {
                 }
             }
         }
+        // On the engine's loop already: the request leaves now, not after whatever else the loop has queued.
+        if engine.eventLoop.inEventLoop { start() } else { engine.eventLoop.execute(start) }
         do {
             return try await withTaskCancellationHandler {
                 try await promise.futureResult.get()

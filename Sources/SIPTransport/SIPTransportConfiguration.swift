@@ -2,7 +2,8 @@ public import SIPCore
 public import SIPSyntax
 
 /// Sees each outgoing request last before it is sent (see ``SIPTransportConfiguration/outboundRequestHook``).
-public typealias SIPOutboundRequestHook = @Sendable (SIPRequest, SIPDestination) async -> SIPRequest?
+/// It runs on the sender's executor (`nonisolated(nonsending)`), so a hook with nothing to await costs no hop.
+public typealias SIPOutboundRequestHook = nonisolated(nonsending) @Sendable (SIPRequest, SIPDestination) async -> SIPRequest?
 
 /// Settings of a ``SIPTransport``; the defaults follow RFC 3261.
 public struct SIPTransportConfiguration: Sendable {

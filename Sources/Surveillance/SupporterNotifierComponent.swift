@@ -307,7 +307,7 @@ actor SupporterNotifierComponent: ServiceComponent {
             case .record:
                 continue
             case .send(let dispatch):
-                send(dispatch, context: context)
+                await send(dispatch, context: context)
             case .scheduleTimer(let alarmTimer):
                 timers.append((alarmTimer.deadline, alarmTimer))
             case .alertOwners(let alert):
@@ -352,7 +352,10 @@ actor SupporterNotifierComponent: ServiceComponent {
 
     // MARK: - Sending
 
-    private func send(_ dispatch: AlarmDispatch, context: any ServiceContext) {
+    /// Contacts a supporter. A variant 1 NOTIFY is committed and handed to the transport before this returns — so
+    /// before the runtime acknowledges the selection that brought the alarm (a commit of its own) — and its result is
+    /// recorded right after; a MESSAGE or a SUBSCRIBE waits for its answer in a task.
+    private func send(_ dispatch: AlarmDispatch, context: any ServiceContext) async {
         let sip = context.sip
         let id = dispatch.alarm.id
         let attempt = dispatch.attempt
@@ -365,18 +368,16 @@ actor SupporterNotifierComponent: ServiceComponent {
             }
         case .notify:
             let resource = SupporterNotifierFactory.alarmResource(instanceURI: instance.uri, supporter: dispatch.recipient.supporter)
-            tasks.run { [weak self] in
-                let result: ServiceDeliveryResult
-                do {
-                    try await sip.setState(
-                        package: Self.alarmPackage, resource: resource, contentType: SurveillanceMediaType.alarm,
-                        body: AlarmMessages.body(for: dispatch.alarm))
-                    result = .delivered(statusCode: 200)
-                } catch {
-                    result = .failed(statusCode: nil, reason: "the alarm state could not be set: \(error)")
-                }
-                await self?.delivered(id, attempt: attempt, result)
+            let result: ServiceDeliveryResult
+            do {
+                try await sip.setState(
+                    package: Self.alarmPackage, resource: resource, contentType: SurveillanceMediaType.alarm,
+                    body: AlarmMessages.body(for: dispatch.alarm))
+                result = .delivered(statusCode: 200)
+            } catch {
+                result = .failed(statusCode: nil, reason: "the alarm state could not be set: \(error)")
             }
+            tasks.run { [weak self] in await self?.delivered(id, attempt: attempt, result) }
         case .subscribe:
             let supporter = dispatch.recipient.supporter
             tasks.run { [weak self] in

@@ -73,6 +73,8 @@ private func answer(_ alarmID: String, _ decision: AlarmDecision) -> String {
     #expect(told.package == "m2m-alarm" && told.contentType == "application/smf-alarm+json")
     #expect(told.resource == "sip:watch.notifier@127.0.0.1:5070;supporter=bob%40n")
     #expect(try AlarmMessages.alarm(fromBody: told.body).id == "A-1")
+    // The NOTIFY goes out while the selection is handled; its result is recorded right after.
+    #expect(await eventually { (try? harness.alarms.record(id: "A-1"))?.steps.map(\.kind).contains(.delivered(attempt: 1)) == true })
 
     let accepted = await notifier.handle(
         request("MESSAGE", from: "sip:bob@n", to: harness.info, contentType: "application/smf-alarm-answer+json", answer("A-1", .accept)),
