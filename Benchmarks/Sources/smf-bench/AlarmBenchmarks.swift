@@ -53,7 +53,7 @@ enum AlarmBench {
         printError(
             "smf-bench: alarm latency over \(sorted.count) alarms: min \(fmt(sorted.first!)) p50 \(fmt(results["alarm.latency_p50_ms"]!)) p90 \(fmt(sorted[sorted.count * 9 / 10])) p99 \(fmt(results["alarm.latency_p99_ms"]!)) max \(fmt(sorted.last!)) ms"
         )
-        printError("smf-bench: where the time goes (median per hop): \(latency.hops)")
+        printError("smf-bench: where the time goes (median/p99 per hop, ms): \(latency.hops)")
         // 2. 10% of UDP datagrams dropped by every node. 3. Alarms during a 20,000-reading burst.
         let lossy = try await Cluster.measure(binary: binary, alarms: 100, loss: 0.1, burst: 0, label: "loss")
         let burst = try await Cluster.measure(binary: binary, alarms: 100, loss: 0, burst: 20_000, label: "burst")
@@ -202,7 +202,10 @@ enum AlarmBench {
             let order = ["recorder request", "recorder emitted", "forwarder received", "forwarder emitted", "evaluator received", "evaluator emitted",
                 "selector received", "selector emitted", "notifier received", "notifier → supporter's inbox"]
             let hops = order.compactMap { key in
-                hopTimes[key].map { times in "\(key) +\(fmt(times.sorted()[times.count / 2]))" }
+                hopTimes[key].map { times in
+                    let sorted = times.sorted()
+                    return "\(key) +\(fmt(sorted[sorted.count / 2]))/\(fmt(sorted[min(sorted.count - 1, sorted.count * 99 / 100)]))"
+                }
             }.joined(separator: ", ")
             return Outcome(latencies: latencies, lost: max(0, count - received.count), hops: hops)
         }
