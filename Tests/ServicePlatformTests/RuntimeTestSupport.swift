@@ -228,3 +228,18 @@ func chainComposition(count: Int, interval: String = "20ms") -> String {
     return text.replacingOccurrences(
         of: "<param name=\"interval\">200ms</param>", with: "<param name=\"interval\">\(interval)</param><param name=\"count\">\(count)</param>")
 }
+
+/// After the node running the `chain` application's relay (`mid`) crashed: all `count` values reach the sink exactly
+/// once, revision 2 places the relay on `survivor`, and the owner was told it moved there.
+func expectRelayMoved(
+    in alice: RuntimeNode, to survivor: RuntimeNode, sink: SinkLog, count: Int, sourceLocation: Testing.SourceLocation = #_sourceLocation
+) async throws {
+    #expect(await sink.waitForAll(count, timeout: .seconds(40)), sourceLocation: sourceLocation)
+    let view = try #require(await alice.runtime.application(named: "chain"), sourceLocation: sourceLocation)
+    #expect(view.revision == 2, sourceLocation: sourceLocation)
+    #expect(view.services.first { $0.id == "mid" }?.host == survivor.aor, sourceLocation: sourceLocation)
+    // Every value once: what the dead relay had passed on was dropped by id when the survivor sent it again.
+    #expect(sink.numbers.count == count, sourceLocation: sourceLocation)
+    #expect(Set(sink.numbers).count == count, sourceLocation: sourceLocation)
+    #expect(view.notices.contains { $0.text.contains("moved to \(survivor.aor)") }, sourceLocation: sourceLocation)
+}
